@@ -1,0 +1,11 @@
+"""icpscan: audit live websites for China's ICP filing rules."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from icpscan.egress import install_guard_from_environment as _install_guard_from_environment
+
+# Tests, benchmarks and the demo set ICPSCAN_LOOPBACK_ONLY=1; every process that imports
+# icpscan (CLI, Scrapy workers, helpers) then refuses to reach beyond loopback.
+_install_guard_from_environment()

@@ -1,0 +1,45 @@
+"""Pieces every command shares: exit codes, the input-error type, option bundles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class InputError(click.ClickException):
+    """Bad input from the user (unreadable file, malformed option value): exit 2, one line."""
+
+    exit_code = EXIT_USAGE
+
+
+def output_options(formats: tuple[str, ...], default: str) -> Callable[[F], F]:
+    """``--format`` and ``-o/--output``, shared by every command that prints results."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+            default="-",
+            show_default=True,
+            help="Write results to this file ('-' = stdout).",
+        )(func)
+        return click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(formats),
+            default=default,
+            show_default=True,
+            help="Output format.",
+        )(func)
+
+    return decorate

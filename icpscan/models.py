@@ -1,0 +1,241 @@
+"""Typed records shared by every pipeline stage.
+
+One domain becomes one :class:`DomainResult` that grows as it passes each stage
+(target -> resolution -> hosting -> fetch -> extraction -> findings). JSON lines, CSV,
+SQLite rows and the HTML report are all renderings of these records; ``SCHEMA_VERSION``
+travels with every serialised record. Changing a field name or meaning is a breaking change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+
+class Region(StrEnum):
+    """Where a domain (or one address) is served from, as far as ICP rules care."""
+
+    MAINLAND = "mainland"
+    HONGKONG = "hongkong"
+    MACAU = "macau"
+    TAIWAN = "taiwan"
+    ABROAD = "abroad"
+    MIXED = "mixed"  # addresses in more than one of the above
+    UNKNOWN = "unknown"  # not resolved, or sources could not decide
+
+    @property
+    def needs_filing(self) -> bool:
+        return self is Region.MAINLAND
+
+
+OFFSHORE_REGIONS = frozenset({Region.HONGKONG, Region.MACAU, Region.TAIWAN, Region.ABROAD})
+
+
+class NumberKind(StrEnum):
+    ICP_FILING = "icp_filing"  # 京ICP备2021012345号-1
+    ICP_LICENCE = "icp_licence"  # 京ICP证030173号
+    TELECOM_LICENCE = "telecom_licence"  # 浙B2-20080101, A2.B1.B2-20090003
+    PSB_FILING = "psb_filing"  # 京公网安备11010502030143号
+
+
+ICP_KINDS = frozenset({NumberKind.ICP_FILING, NumberKind.ICP_LICENCE, NumberKind.TELECOM_LICENCE})
+
+
+class Location(StrEnum):
+    """Where on the page a number was seen; the most visible occurrence wins."""
+
+    FOOTER = "footer"
+    BODY = "body"
+    SCRIPT = "script"  # only inside JavaScript (SPA config, createTextNode, ...)
+    ATTRIBUTE = "attribute"  # only in alt/title/meta content/href
+    COMMENT = "comment"  # only in an HTML comment: not visible to a visitor
+
+
+VISIBLE_LOCATIONS = frozenset({Location.FOOTER, Location.BODY, Location.SCRIPT, Location.ATTRIBUTE})
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.INFO: 0, Severity.LOW: 1, Severity.MEDIUM: 2, Severity.HIGH: 3}
+
+
+@dataclass(frozen=True)
+class FindingCode:
+    code: str
+    severity: Severity
+    meaning: str
+
+
+def _codes(*rows: tuple[str, Severity, str]) -> dict[str, FindingCode]:
+    return {code: FindingCode(code, sev, meaning) for code, sev, meaning in rows}
+
+
+# The single source of truth for finding codes; the README table is tested against it.
+FINDING_CODES: dict[str, FindingCode] = _codes(
+    (
+        "MAINLAND_NO_ICP",
+        Severity.HIGH,
+        "Served from the mainland but the homepage shows no valid, non-placeholder ICP filing, "
+        "ICP licence or telecom licence number of its own.",
+    ),
+    (
+        "ICP_PLACEHOLDER",
+        Severity.HIGH,
+        "The page shows a template or example number (XXXXXXXX, 12345678, 00000000, {{ icp }}...).",
+    ),
+    (
+        "ICP_INVALID",
+        Severity.MEDIUM,
+        "An ICP/licence number is malformed: unknown prefix, implausible digit count or year.",
+    ),
+    (
+        "ICP_NONSTANDARD_PREFIX",
+        Severity.LOW,
+        "The ICP number uses a province character MIIT does not issue (川/贵/云/甘/秦 instead of "
+        "蜀/黔/滇/陇/陕).",
+    ),
+    (
+        "ICP_NOT_LINKED",
+        Severity.MEDIUM,
+        "A valid ICP filing or licence number is shown but not linked to the MIIT lookup "
+        "(beian.miit.gov.cn).",
+    ),
+    (
+        "ICP_STALE_LINK",
+        Severity.LOW,
+        "The ICP number links to a retired MIIT host (miibeian.gov.cn / miitbeian.gov.cn).",
+    ),
+    (
+        "ICP_HIDDEN",
+        Severity.MEDIUM,
+        "The site's only ICP number is in an HTML comment, which visitors never see.",
+    ),
+    (
+        "PSB_MISSING",
+        Severity.LOW,
+        "Served from the mainland but shows no public-security (公网安备) filing number.",
+    ),
+    (
+        "PSB_INVALID",
+        Severity.LOW,
+        "A public-security number is malformed (digit count, unknown prefix).",
+    ),
+    (
+        "PSB_PROVINCE_MISMATCH",
+        Severity.MEDIUM,
+        "A public-security number's division code belongs to another province than its prefix "
+        "character: a strong sign of a copied number.",
+    ),
+    (
+        "LICENCE_SIGNALS",
+        Severity.LOW,
+        "The page shows e-commerce, forum or news features but only a 备 filing, no ICP licence "
+        "(pre-approval categories).",
+    ),
+    (
+        "NUMBER_SHARED",
+        Severity.MEDIUM,
+        "The same website number (with -N) appears on unrelated registrable domains in this scan.",
+    ),
+    (
+        "OFFSHORE_WITH_ICP",
+        Severity.INFO,
+        "Served from Hong Kong, Macau, Taiwan or abroad and shows an ICP number (legal; noted).",
+    ),
+    (
+        "UNREACHABLE",
+        Severity.INFO,
+        "No homepage could be fetched (DNS, connection, TLS or HTTP failure); content not judged.",
+    ),
+    (
+        "PAIR_NUMBER_MISMATCH",
+        Severity.HIGH,
+        "The site shows a different ICP number than the expected-filings file says is filed.",
+    ),
+    (
+        "PAIR_SERVER_MISMATCH",
+        Severity.MEDIUM,
+        "The domain no longer resolves to any of the servers its filing lists.",
+    ),
+    (
+        "UNFILED_ON_OUR_SERVERS",
+        Severity.HIGH,
+        "A scanned domain resolves to servers in the expected-filings file but has no filing "
+        "there.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Province:
+    """A mainland provincial-level division as a number's prefix names it."""
+
+    prefix: str  # the character as written, e.g. 京, 蜀, 川
+    code: str  # GB/T 2260 two-digit code, e.g. "11", "51"
+    name: str  # Chinese name, e.g. 北京
+    name_en: str  # e.g. Beijing
+
+
+@dataclass(frozen=True)
+class FoundNumber:
+    """One filing/licence number as a page shows it (the ``icpscan extract`` JSON object)."""
+
+    kind: NumberKind
+    number: str  # normalised, e.g. 京ICP备2021012345号-1
+    raw: str  # text as written on the page
+    province: Province | None
+    valid: bool
+    placeholder: bool
+    linked: bool  # inside a link to the official lookup for its kind
+    href: str | None  # the href of that link (or of the nearest link around the number)
+    location: Location
+    own: bool  # False when it is an example in an article while the footer shows another
+    problems: tuple[str, ...] = ()  # machine-readable reasons, e.g. "nonstandard_prefix"
+    site_index: str | None = None  # the -N part (with an App/mini-program letter), if any
+
+
+@dataclass(frozen=True)
+class Evidence:
+    source: str  # e.g. "ranges-file", "cloud:aws", "cdn-cname", "iptocc", "cymru"
+    claim: str  # human-readable statement
+    region: Region | None = None  # what this source says, when it says a region
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def finding(code: str, message: str | None = None, **evidence: Any) -> Finding:
+    """Build a finding with the registered severity for ``code``."""
+    spec = FINDING_CODES[code]
+    return Finding(code, spec.severity, message or spec.meaning, evidence)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses/enums/tuples -> plain JSON types (no schema_version added)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
