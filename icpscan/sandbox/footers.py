@@ -10,6 +10,7 @@ of numbers the bodies show.
 
 from __future__ import annotations
 
+import functools
 import html
 import random
 from dataclasses import dataclass
@@ -161,19 +162,19 @@ def psb_digits(rng: random.Random, division: str, serial: int, length: int = 14)
 # Template and example numbers sites leave in (ICP-DOMAIN §6.2), with their canonical form.
 def placeholder_numbers() -> tuple[Num, ...]:
     p = PROV_BY_CODE
-    ph = {"placeholder": True, "valid": False}
+    ph = functools.partial(icp_filing, placeholder=True, valid=False)
     return (
-        icp_filing(p["11"], "12345678", **ph),
-        icp_filing(p["53"], "12345678", "1", **ph),
-        icp_filing(p["11"], "00000000", **ph),
-        icp_filing(p["61"], "00000000", prefix="秦", **ph),
-        icp_filing(p["52"], "66666666", prefix="贵", **ph),
-        icp_filing(p["11"], "2024000000", **ph),
-        icp_filing(p["11"], "2024000001", **ph),
-        icp_filing(p["11"], "0000000000", "1", **ph),
-        icp_filing(p["53"], "12345678", prefix="云", **ph),
-        icp_filing(p["11"], "XXXXXXXX", **ph),
-        icp_filing(p["44"], "21XXXXXX", **ph),
+        ph(p["11"], "12345678"),
+        ph(p["53"], "12345678", "1"),
+        ph(p["11"], "00000000"),
+        ph(p["61"], "00000000", prefix="秦"),
+        ph(p["52"], "66666666", prefix="贵"),
+        ph(p["11"], "2024000000"),
+        ph(p["11"], "2024000001"),
+        ph(p["11"], "0000000000", "1"),
+        ph(p["53"], "12345678", prefix="云"),
+        ph(p["11"], "XXXXXXXX"),
+        ph(p["44"], "21XXXXXX"),
         psb("京", "11010802012345", placeholder=True, valid=False),
         psb("京", "XXXXXXXXXXXXXX", placeholder=True, valid=False),
     )
@@ -182,7 +183,7 @@ def placeholder_numbers() -> tuple[Num, ...]:
 def invalid_numbers(rng: random.Random) -> tuple[tuple[str, Num], ...]:
     """Malformed numbers (not placeholders): (exercise tag, number)."""
     p = PROVINCES[rng.randrange(len(PROVINCES))]
-    bad = {"valid": False}
+    bad = functools.partial(icp_filing, valid=False)
 
     def digits(n: int) -> str:
         # no runs, no repeats: these must read as typos, not templates
@@ -191,24 +192,28 @@ def invalid_numbers(rng: random.Random) -> tuple[tuple[str, Num], ...]:
         return first + rest
 
     return (
-        ("invalid_6_digits", icp_filing(p, digits(6), problems=("digit_count",), **bad)),
-        ("invalid_7_digits", icp_filing(p, digits(7), problems=("digit_count",), **bad)),
-        ("invalid_9_digits", icp_filing(p, digits(9), "1", problems=("digit_count",), **bad)),
-        ("invalid_11_digits", icp_filing(p, digits(11), problems=("digit_count",), **bad)),
+        ("invalid_6_digits", bad(p, digits(6), problems=("digit_count",))),
+        ("invalid_7_digits", bad(p, digits(7), problems=("digit_count",))),
+        ("invalid_9_digits", bad(p, digits(9), "1", problems=("digit_count",))),
+        ("invalid_11_digits", bad(p, digits(11), problems=("digit_count",))),
         (
             "invalid_future_year",
-            icp_filing(
-                p, f"{rng.randint(2031, 2039)}{rng.randint(0, 999_999):06d}", "1",
-                problems=("future_year",), **bad,
+            bad(
+                p,
+                f"{rng.randint(2031, 2039)}{rng.randint(0, 999_999):06d}",
+                "1",
+                problems=("future_year",),
             ),
-        ),  # fmt: skip
+        ),
         (
             "invalid_unknown_prefix",
-            icp_filing(
-                p, f"{rng.randint(2020, 2025)}{rng.randint(0, 999_999):06d}",
-                prefix=rng.choice("港澳台"), problems=("unknown_prefix",), **bad,
+            bad(
+                p,
+                f"{rng.randint(2020, 2025)}{rng.randint(0, 999_999):06d}",
+                prefix=rng.choice("港澳台"),
+                problems=("unknown_prefix",),
             ),
-        ),  # fmt: skip
+        ),
         (
             "psb_invalid_digits",
             psb(p.psb, digits(rng.choice((10, 11, 17))), valid=False, problems=("digit_count",)),

@@ -81,20 +81,72 @@ AS_NAMES: dict[int, AsnInfo] = {
     info.asn: info
     for info in (
         AsnInfo(4134, "CN", "apnic", "2002-02-21", "CHINANET-BACKBONE No.31,Jin-rong Street, CN"),
-        AsnInfo(4837, "CN", "apnic", "2002-08-01", "CHINA169-BACKBONE CHINA UNICOM China169 Backbone, CN"),
-        AsnInfo(9808, "CN", "apnic", "2000-09-13", "CHINAMOBILE-CN China Mobile Communications Group Co., Ltd., CN"),
-        AsnInfo(37963, "CN", "apnic", "2007-04-30", "CNNIC-ALIBABA-CN-NET-AP Hangzhou Alibaba Advertising Co.,Ltd., CN"),
-        AsnInfo(45102, "US", "arin", "2015-04-09", "ALIBABA-CN-NET Alibaba US Technology Co., Ltd., CN"),
-        AsnInfo(45090, "CN", "apnic", "2008-12-03", "TENCENT-NET-AP Shenzhen Tencent Computer Systems Company Limited, CN"),
-        AsnInfo(132203, "CN", "apnic", "2016-03-08", "TENCENT-NET-AP-CN Tencent Building, Kejizhongyi Avenue, CN"),
-        AsnInfo(38365, "CN", "apnic", "2007-06-18", "BAIDU Beijing Baidu Netcom Science and Technology Co., Ltd., CN"),
+        AsnInfo(
+            4837,
+            "CN",
+            "apnic",
+            "2002-08-01",
+            "CHINA169-BACKBONE CHINA UNICOM China169 Backbone, CN",
+        ),
+        AsnInfo(
+            9808,
+            "CN",
+            "apnic",
+            "2000-09-13",
+            "CHINAMOBILE-CN China Mobile Communications Group Co., Ltd., CN",
+        ),
+        AsnInfo(
+            37963,
+            "CN",
+            "apnic",
+            "2007-04-30",
+            "CNNIC-ALIBABA-CN-NET-AP Hangzhou Alibaba Advertising Co.,Ltd., CN",
+        ),
+        AsnInfo(
+            45102, "US", "arin", "2015-04-09", "ALIBABA-CN-NET Alibaba US Technology Co., Ltd., CN"
+        ),
+        AsnInfo(
+            45090,
+            "CN",
+            "apnic",
+            "2008-12-03",
+            "TENCENT-NET-AP Shenzhen Tencent Computer Systems Company Limited, CN",
+        ),
+        AsnInfo(
+            132203,
+            "CN",
+            "apnic",
+            "2016-03-08",
+            "TENCENT-NET-AP-CN Tencent Building, Kejizhongyi Avenue, CN",
+        ),
+        AsnInfo(
+            38365,
+            "CN",
+            "apnic",
+            "2007-06-18",
+            "BAIDU Beijing Baidu Netcom Science and Technology Co., Ltd., CN",
+        ),
         AsnInfo(16509, "US", "arin", "2000-05-04", "AMAZON-02, US"),
         AsnInfo(4760, "HK", "apnic", "1996-07-17", "HKTIMS-AP HKT Limited, HK"),
         AsnInfo(4528, "HK", "apnic", "1995-07-20", "HKU-AS-HK The University of Hong Kong, HK"),
-        AsnInfo(3661, "HK", "apnic", "1994-09-27", "CUHK-AS-AP The Chinese University of Hong Kong, HK"),
-        AsnInfo(4609, "MO", "apnic", "1996-03-12", "CTM-MO Companhia de Telecomunicacoes de Macau SARL, MO"),
+        AsnInfo(
+            3661, "HK", "apnic", "1994-09-27", "CUHK-AS-AP The Chinese University of Hong Kong, HK"
+        ),
+        AsnInfo(
+            4609,
+            "MO",
+            "apnic",
+            "1996-03-12",
+            "CTM-MO Companhia de Telecomunicacoes de Macau SARL, MO",
+        ),
         AsnInfo(3462, "TW", "apnic", "1995-02-03", "HINET Data Communication Business Group, TW"),
-        AsnInfo(1659, "TW", "apnic", "1991-06-04", "ERX-TANET-ASN1 Taiwan Academic Network (TANet) Information Center, TW"),
+        AsnInfo(
+            1659,
+            "TW",
+            "apnic",
+            "1991-06-04",
+            "ERX-TANET-ASN1 Taiwan Academic Network (TANet) Information Center, TW",
+        ),
         AsnInfo(14061, "US", "arin", "2012-09-25", "DIGITALOCEAN-ASN, US"),
         AsnInfo(24940, "DE", "ripencc", "2002-06-03", "HETZNER-AS, DE"),
         AsnInfo(2497, "JP", "apnic", "1997-02-14", "IIJ Internet Initiative Japan Inc., JP"),
@@ -325,13 +377,27 @@ CDNS: dict[str, Cdn] = {
             ("chinatelecom", "chinamobile"),
         ),
         # Baidu Cloud CDN: bdydns.com -> jomodns.com.
-        Cdn("baidu", "Baidu Cloud CDN", True, ("{host}.bdydns.com", "{tag}.jomodns.com"), ("baidu",)),
+        Cdn(
+            "baidu", "Baidu Cloud CDN", True, ("{host}.bdydns.com", "{tag}.jomodns.com"), ("baidu",)
+        ),
         # Cloudflare: customer names under cdn.cloudflare.net, anycast addresses abroad.
         Cdn("cloudflare", "Cloudflare", False, ("{host}.cdn.cloudflare.net",), ("cloudflare",)),
         # Akamai: edgekey.net -> e<N>.a.akamaiedge.net.
-        Cdn("akamai", "Akamai", False, ("{host}.edgekey.net", "e{tag}.a.akamaiedge.net"), ("akamai",)),
+        Cdn(
+            "akamai",
+            "Akamai",
+            False,
+            ("{host}.edgekey.net", "e{tag}.a.akamaiedge.net"),
+            ("akamai",),
+        ),
         # Fastly: the global SSL map.
-        Cdn("fastly", "Fastly", False, ("{host}.global.ssl.fastly.net", "{tag}.map.fastly.net"), ("fastly",)),
+        Cdn(
+            "fastly",
+            "Fastly",
+            False,
+            ("{host}.global.ssl.fastly.net", "{tag}.map.fastly.net"),
+            ("fastly",),
+        ),
         # Tencent Cloud CDN, outside-mainland-only acceleration: keeps .cdn.dnsv1.com (no .cn),
         # nodes in Hong Kong.
         Cdn(

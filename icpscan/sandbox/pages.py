@@ -45,8 +45,26 @@ _TRADITIONAL = (
     "本網站內容僅供參考，具體以實際提供的服務為準",
     "春季研討會圓滿結束，與會專家圍繞智能製造展開深入交流",
 )
-_NAV_S = ("首页", "关于我们", "产品中心", "解决方案", "客户案例", "服务支持", "人才招聘", "联系我们")
-_NAV_T = ("首頁", "關於我們", "產品中心", "解決方案", "客戶案例", "服務支援", "人才招聘", "聯絡我們")
+_NAV_S = (
+    "首页",
+    "关于我们",
+    "产品中心",
+    "解决方案",
+    "客户案例",
+    "服务支持",
+    "人才招聘",
+    "联系我们",
+)
+_NAV_T = (
+    "首頁",
+    "關於我們",
+    "產品中心",
+    "解決方案",
+    "客戶案例",
+    "服務支援",
+    "人才招聘",
+    "聯絡我們",
+)
 
 _CSS = (
     "body{margin:0;font:14px/1.6 'PingFang SC','Microsoft YaHei',sans-serif;color:#333}"
@@ -91,7 +109,7 @@ def _block_html(rng: random.Random, traditional: bool, n: int) -> str:
         paragraphs = "".join(f"<p>{'。'.join(rng.sample(text, 4))}。</p>" for _ in range(3))
         return (
             f"<style>#b{n} .t{{color:#{rng.randrange(0x1000000):06x}}}#b{n} p{{text-indent:2em}}"
-            f"</style><div class=\"block\" id=\"b{n}\"><h2 class=\"t\">{nav[n % len(nav)]}</h2>"
+            f'</style><div class="block" id="b{n}"><h2 class="t">{nav[n % len(nav)]}</h2>'
             f"{paragraphs}</div>\n"
         )
     # an inline script with a data blob, like CMS templates embed
@@ -111,9 +129,7 @@ def filler(charset: str) -> tuple[bytes, ...]:
     rng = random.Random("icpscan-sandbox-filler")
     traditional = charset == "big5"
     codec = CODECS[charset]
-    return tuple(
-        _block_html(rng, traditional, n).encode(codec) for n in range(FILLER_BLOCKS)
-    )
+    return tuple(_block_html(rng, traditional, n).encode(codec) for n in range(FILLER_BLOCKS))
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,7 @@ def render(page: Page) -> bytes:
         f"{meta}\n"
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(page.title)}</title>\n{page.head_extra}"
-        f"<style>{_CSS}</style>\n<script>{_JS}</script>\n</head>\n<body class=\"no-js\">\n"
+        f'<style>{_CSS}</style>\n<script>{_JS}</script>\n</head>\n<body class="no-js">\n'
         f'<header class="top"><div class="logo"><a href="/">{html.escape(page.title)}</a></div>'
         f'<nav class="nav">{links}</nav></header>\n<main>\n'
     )

@@ -151,7 +151,9 @@ MAIN_INDEXED = frozenset(
     }
 )
 MAIN_ENTITY = frozenset({"filing_entity", "licence_and_filing", "telecom_jv", "entity_shared"})
-HAS_MAIN_ICP = MAIN_INDEXED | MAIN_ENTITY | {"licence_index", "filing_appsuffix:A", "filing_appsuffix:X"}
+HAS_MAIN_ICP = (
+    MAIN_INDEXED | MAIN_ENTITY | {"licence_index", "filing_appsuffix:A", "filing_appsuffix:X"}
+)
 SIMPLE_NUMBERS = frozenset({"filing_site", "filing_entity", "filing_only", "licence_and_filing"})
 # numbers values whose PSB takes the psb_style / psb_link traits
 STYLED_PSB = frozenset(
@@ -419,7 +421,12 @@ _OFFSHORE_HOSTING = (
 def _numbers_filler(slot: Slot) -> tuple[tuple[str, float], ...]:
     region = hosting_region(slot.get("hosting", ""))
     if region in (Region.HONGKONG, Region.MACAU, Region.TAIWAN, Region.ABROAD):
-        return (("none", 65.0), ("filing_site", 20.0), ("filing_entity", 10.0), ("lookalike_only", 3.0))
+        return (
+            ("none", 65.0),
+            ("filing_site", 20.0),
+            ("filing_entity", 10.0),
+            ("lookalike_only", 3.0),
+        )
     return (
         ("filing_site", 50.0),
         ("filing_entity", 14.0),
@@ -436,7 +443,12 @@ def _numbers_filler(slot: Slot) -> tuple[tuple[str, float], ...]:
 def _encoding_filler(slot: Slot) -> tuple[tuple[str, float], ...]:
     region = hosting_region(slot.get("hosting", ""))
     if region in (Region.HONGKONG, Region.MACAU, Region.TAIWAN):
-        return (("utf-8:both", 60.0), ("utf-8:meta", 15.0), ("big5:both", 15.0), ("big5:meta", 10.0))
+        return (
+            ("utf-8:both", 60.0),
+            ("utf-8:meta", 15.0),
+            ("big5:both", 15.0),
+            ("big5:meta", 10.0),
+        )
     if region is Region.ABROAD:
         return (("utf-8:both", 70.0), ("utf-8:meta", 20.0), ("utf-8:header", 10.0))
     return (
@@ -458,11 +470,15 @@ _FOOTER_DECKS: dict[str, Deck] = {
     "placement": Deck(_once(PLACEMENTS[1:]), _const(("footer", 1.0))),
     "icp_style": Deck(
         _once(ICP_STYLES[1:]),
-        _const(("plain", 70.0), ("spaced", 5.0), ("nbsp", 5.0), ("split_tags", 5.0), ("no_hao", 3.0)),
+        _const(
+            ("plain", 70.0), ("spaced", 5.0), ("nbsp", 5.0), ("split_tags", 5.0), ("no_hao", 3.0)
+        ),
     ),
     "icp_link": Deck(
         _once(ICP_LINKS),
-        _const(("current", 62.0), ("none", 32.0), ("stale_miitbeian", 4.0), ("stale_miibeian", 2.0)),
+        _const(
+            ("current", 62.0), ("none", 32.0), ("stale_miitbeian", 4.0), ("stale_miibeian", 2.0)
+        ),
     ),
     "label": Deck(
         _once(LABELS[1:]),
@@ -483,12 +499,17 @@ def _profile_decks(profile: str) -> dict[str, Deck]:
             ),
             "http": Deck(
                 _once(HTTP_REACHED[1:] + HTTP_FAILED),
-                _const(("ok", 85.0), ("apex_to_www", 6.0), ("http_only", 4.0), ("same_host_chain", 2.0)),
+                _const(
+                    ("ok", 85.0), ("apex_to_www", 6.0), ("http_only", 4.0), ("same_host_chain", 2.0)
+                ),
             ),
             "numbers": Deck(_once(NUMBERS_REQUIRED), _numbers_filler),
             **_FOOTER_DECKS,
             "traps": Deck(_once(TRAPS[1:]), _const(("none", 88.0), ("phone_date_order", 12.0))),
-            "signals": Deck(_once(SIGNALS[1:], 2), _const(("none", 85.0), ("ecommerce", 5.0), ("forum", 5.0), ("news", 5.0))),
+            "signals": Deck(
+                _once(SIGNALS[1:], 2),
+                _const(("none", 85.0), ("ecommerce", 5.0), ("forum", 5.0), ("news", 5.0)),
+            ),
             "encoding": Deck(_once(tuple(ENCODINGS)), _encoding_filler),
         }
     if profile == "bench":
@@ -519,7 +540,7 @@ def _profile_decks(profile: str) -> dict[str, Deck]:
         return {
             "role": Deck((), _const(("normal", 1.0))),
             "hosting": Deck(
-                _once(DNS_FAULT_HOSTINGS + ("cname_loop", "long_chain", "many_a", "www_only"), 3),
+                _once((*DNS_FAULT_HOSTINGS, "cname_loop", "long_chain", "many_a", "www_only"), 3),
                 _const(*_MAINLAND_HOSTING, *_OFFSHORE_HOSTING[:9]),
             ),
             "http": Deck(
@@ -579,7 +600,9 @@ def block_plan(seed: int, block: int, profile: str) -> tuple[Slot, ...]:
                         del free[pos_index]
                         break
         for pos in free:
-            options = [(v, w) for v, w in deck.filler(slots[pos]) if _compatible(dim, v, slots[pos])]
+            options = [
+                (v, w) for v, w in deck.filler(slots[pos]) if _compatible(dim, v, slots[pos])
+            ]
             slots[pos][dim] = _weighted(rng, options) if options else _fallback(dim)
     return tuple(slots)
 

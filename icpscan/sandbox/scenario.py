@@ -10,7 +10,9 @@ the site's page from (seed, profile, index) when the farm asks for it.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,19 +33,57 @@ from icpscan.sandbox.truth import (
     fold,
     site_findings,
 )
-from icpscan.sandbox.world import CertMode, ConnectionMode, DnsFault, DnsName, Host, Response, View, World
+from icpscan.sandbox.world import (
+    CertMode,
+    ConnectionMode,
+    DnsFault,
+    DnsName,
+    Host,
+    Response,
+    View,
+    World,
+)
 
 __all__ = ["LazyBody", "Scenario", "Site", "build_site", "generate", "iter_sites"]
 
 PROFILES = pl.PROFILES
 _V6_POOLS = tuple(k for k, p in POOLS.items() if p.has_v6)
-_MAINLAND_V4 = ("chinatelecom", "chinaunicom", "chinamobile", "alibaba-cn", "alibaba-cn-arin", "tencent-cn")
+_MAINLAND_V4 = (
+    "chinatelecom",
+    "chinaunicom",
+    "chinamobile",
+    "alibaba-cn",
+    "alibaba-cn-arin",
+    "tencent-cn",
+)
 _OFFSHORE_V4 = ("alibaba-hk", "tencent-hk", "aws-hk", "hkt", "us-hosting", "eu-hosting")
 _TWO_LEVEL = frozenset(
-    {"com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "com.hk", "org.hk", "edu.hk", "com.mo", "com.tw", "org.tw"}
+    {
+        "com.cn",
+        "net.cn",
+        "org.cn",
+        "gov.cn",
+        "edu.cn",
+        "com.hk",
+        "org.hk",
+        "edu.hk",
+        "com.mo",
+        "com.tw",
+        "org.tw",
+    }
 )
 _TLDS = {
-    Region.MAINLAND: (".cn", ".cn", ".com.cn", ".com", ".com", ".net", ".net.cn", ".org.cn", ".top"),
+    Region.MAINLAND: (
+        ".cn",
+        ".cn",
+        ".com.cn",
+        ".com",
+        ".com",
+        ".net",
+        ".net.cn",
+        ".org.cn",
+        ".top",
+    ),
     Region.HONGKONG: (".com.hk", ".hk", ".com"),
     Region.MACAU: (".com.mo", ".mo"),
     Region.TAIWAN: (".com.tw", ".tw", ".org.tw"),
@@ -56,9 +96,41 @@ _SYLLABLES = (
     "ding", "sheng", "qi", "ming", "yun", "fan", "zhong", "ke", "jin", "long", "kai", "tai",
     "xing", "hai", "shan", "lan", "mei", "jia", "an", "kang", "de", "li", "wei", "zhi",
 )  # fmt: skip
-_CITIES = ("北京", "上海", "杭州", "深圳", "广州", "成都", "南京", "武汉", "西安", "苏州", "长沙", "郑州")
-_WORDS = ("华信", "创达", "恒通", "博远", "瑞丰", "天成", "鼎盛", "启明", "云帆", "中科", "金龙", "凯泰")
-_SUFFIXES = ("科技有限公司", "网络科技有限公司", "信息技术有限公司", "文化传媒有限公司", "电子有限公司")
+_CITIES = (
+    "北京",
+    "上海",
+    "杭州",
+    "深圳",
+    "广州",
+    "成都",
+    "南京",
+    "武汉",
+    "西安",
+    "苏州",
+    "长沙",
+    "郑州",
+)
+_WORDS = (
+    "华信",
+    "创达",
+    "恒通",
+    "博远",
+    "瑞丰",
+    "天成",
+    "鼎盛",
+    "启明",
+    "云帆",
+    "中科",
+    "金龙",
+    "凯泰",
+)
+_SUFFIXES = (
+    "科技有限公司",
+    "网络科技有限公司",
+    "信息技术有限公司",
+    "文化传媒有限公司",
+    "电子有限公司",
+)
 _CITIES_T = ("香港", "九龍", "澳門", "台北", "新竹", "高雄")
 _WORDS_T = ("華信", "創達", "恆通", "博遠", "瑞豐", "天成", "鼎盛", "啟明")
 _SUFFIXES_T = ("科技有限公司", "網絡科技有限公司", "資訊科技有限公司")
@@ -161,6 +233,8 @@ class _SiteBuilder:
         self.pages: dict[str, pg.Page] = {}
         self.expected: list[ExpectedFiling] = []
         self.occurrences: list[Occurrence] = []
+        self.partner: Site | None = None
+        self.company = ""
 
     # -- DNS -----------------------------------------------------------------------------------
     def _addresses(self, pool: Pool, count: int, family: int = 4) -> list[tuple[str, str]]:
@@ -191,7 +265,7 @@ class _SiteBuilder:
         tag = f"{self.index:x}{self.rng.randrange(16**4):04x}"
         for template in cdn.hops[: max(1, hops - len(names))]:
             names.append(template.format(host=owner, tag=tag))
-        for current, target in zip(names, names[1:], strict=False):
+        for current, target in itertools.pairwise(names):
             self.dns[current] = DnsName(records={"CNAME": [target]}, ttl=300)
         pool = POOLS[self.rng.choice(cdn.pools)]
         addrs = self._addresses(pool, self.rng.choice((1, 2, 2)))
@@ -246,7 +320,9 @@ class _SiteBuilder:
             self.dns[apex] = DnsName(records={"CNAME": [first]}, ttl=600)
             resolved = _Resolved(addrs)
         elif h == "geodns":
-            abroad_first, abroad = self._cdn_chain(apex, rng.choice(("cloudflare", "akamai", "tencent-intl")), 2)
+            abroad_first, abroad = self._cdn_chain(
+                apex, rng.choice(("cloudflare", "akamai", "tencent-intl")), 2
+            )
             cn_first, cn = self._cdn_chain(apex, rng.choice(("aliyun", "tencent-cn", "wangsu")), 1)
             view = View("mainland", list(MAINLAND_VANTAGE_SUBNETS), {"CNAME": [cn_first]})
             self.dns[apex] = DnsName(records={"CNAME": [abroad_first]}, ttl=600, views=[view])
@@ -255,7 +331,7 @@ class _SiteBuilder:
         elif h == "long_chain":
             hops = [f"hop{k}.gslb.{apex}" for k in range(1, 9)]
             self.dns[apex] = DnsName(records={"CNAME": [hops[0]]})
-            for current, target in zip(hops, hops[1:], strict=False):
+            for current, target in itertools.pairwise(hops):
                 self.dns[current] = DnsName(records={"CNAME": [target]})
             addrs = self._addresses(POOLS["alibaba-cn"], 1)
             self._set_addresses(hops[-1], addrs)
@@ -354,10 +430,14 @@ class _SiteBuilder:
             icps = [ft.icp_filing(prov, digits, index, prefix=value.split(":", 1)[1])]
             psb = psb14
         elif value == "placeholder_icp":
-            icps = [rng.choice([n for n in ft.placeholder_numbers() if n.kind is NumberKind.ICP_FILING])]
+            icps = [
+                rng.choice([n for n in ft.placeholder_numbers() if n.kind is NumberKind.ICP_FILING])
+            ]
         elif value == "placeholder_psb":
             icps = [filing]
-            psb = rng.choice([n for n in ft.placeholder_numbers() if n.kind is NumberKind.PSB_FILING])
+            psb = rng.choice(
+                [n for n in ft.placeholder_numbers() if n.kind is NumberKind.PSB_FILING]
+            )
         elif value.startswith("invalid_icp:"):
             tag = value.split(":", 1)[1]
             icps = [dict(ft.invalid_numbers(rng))[tag]]
@@ -367,7 +447,9 @@ class _SiteBuilder:
         elif value in ("psb_old12", "psb_old15"):
             icps = [filing]
             length = 12 if value == "psb_old12" else 15
-            psb = ft.psb(prov.psb, ft.psb_digits(rng, division, psb_serial, length), problems=("old_format",))
+            psb = ft.psb(
+                prov.psb, ft.psb_digits(rng, division, psb_serial, length), problems=("old_format",)
+            )
         elif value == "psb_split":
             icps, psb = [filing], psb14
         elif value == "psb_mismatch":
@@ -451,7 +533,9 @@ class _SiteBuilder:
             is_icp = num.kind in (NumberKind.ICP_FILING, NumberKind.ICP_LICENCE)
             num_style = style if k == 0 else "plain"
             if num_style == "year_range":
-                text = f"{start}-{start + rng.randint(2, 6)} " + ft.render(num, "plain", traditional=traditional)
+                text = f"{start}-{start + rng.randint(2, 6)} " + ft.render(
+                    num, "plain", traditional=traditional
+                )
             else:
                 text = ft.render(num, num_style, traditional=traditional)
             plain = ft.render(num, "plain", traditional=traditional)
@@ -464,7 +548,7 @@ class _SiteBuilder:
             record_link = is_icp or slot["numbers"] == "telecom_only"
             if placement == "footer":
                 if href and record_link:
-                    pieces.append(f'{lab}{ft.link(href, text)}')
+                    pieces.append(f"{lab}{ft.link(href, text)}")
                     self._occ(num, Location.FOOTER, link_kind)
                 else:
                     pieces.append(f"{lab}{text}")
@@ -480,7 +564,8 @@ class _SiteBuilder:
                 pieces.append(ft.link(ft.MIIT_LINKS[0], img))
                 self._occ(num, Location.ATTRIBUTE, "current")
             elif placement == "title_only":
-                pieces.append(f'<span class="beian" title="{plain}">{"備案信息" if traditional else "备案信息"}</span>')
+                word = "備案信息" if traditional else "备案信息"
+                pieces.append(f'<span class="beian" title="{plain}">{word}</span>')
                 self._occ(num, Location.ATTRIBUTE, None)
             elif placement == "meta_only":
                 head += f'<meta name="icp" content="{plain}">\n'
@@ -499,26 +584,33 @@ class _SiteBuilder:
         if slot["traps"] == "d3_licence":
             pieces.append("域名注册服务机构许可：浙D3-20210002")
         if slot["traps"] == "wenhua_licence":
-            pieces.append(f"网络文化经营许可证：浙网文[20{rng.randint(10, 23)}]{rng.randint(1000, 9999)}-{rng.randint(100, 999)}号")
+            pieces.append(
+                f"网络文化经营许可证：浙网文[20{rng.randint(10, 23)}]"
+                f"{rng.randint(1000, 9999)}-{rng.randint(100, 999)}号"
+            )
         if script_items:
-            config = ",".join(f'"{key}":"{value}"' for key, value in zip(("icp", "psb", "icp2"), script_items, strict=False))
+            config = ",".join(
+                f'"{key}":"{value}"'
+                for key, value in zip(("icp", "psb", "icp2"), script_items, strict=False)
+            )
             footer_id = "app-beian"
             pieces.append(f'<p id="{footer_id}"></p>')
             tail = (
-                f"<script>window.__APP_CONFIG__={{\"siteName\":\"{company}\",{config}}};"
-                f"(function(c){{var e=document.getElementById(\"{footer_id}\");"
-                "if(e){e.textContent=[c.icp,c.psb].filter(Boolean).join(\" | \")}})"
+                f'<script>window.__APP_CONFIG__={{"siteName":"{company}",{config}}};'
+                f'(function(c){{var e=document.getElementById("{footer_id}");'
+                'if(e){e.textContent=[c.icp,c.psb].filter(Boolean).join(" | ")}})'
                 "(window.__APP_CONFIG__);</script>\n"
             )
         separator = rng.choice((" | ", "&nbsp;&nbsp;", "<br>\n", "　", " "))
         phone = f"0{rng.randint(10, 999)}-{rng.randint(2, 8)}{rng.randint(100_0000, 999_9999)}"
         contact = (
             f'<p class="contact">{"電話" if traditional else "电话"}：{phone}　'
-            f'{"地址" if traditional else "地址"}：{rng.choice(_CITIES_T if traditional else _CITIES)}'
-            f'{rng.randint(1, 300)}{"號" if traditional else "号"}</p>'
+            f"地址：{rng.choice(_CITIES_T if traditional else _CITIES)}"
+            f"{rng.randint(1, 300)}{'號' if traditional else '号'}</p>"
         )
         footer = (
-            f"{contact}\n<p class=\"copyright\">&copy; {start}-{ft.CURRENT_YEAR} {company} {rights}</p>\n"
+            f"{contact}\n"
+            f'<p class="copyright">&copy; {start}-{ft.CURRENT_YEAR} {company} {rights}</p>\n'
             f'<p class="beian">{separator.join(pieces)}</p>'
         )
         return footer, tail, head
@@ -537,7 +629,9 @@ class _SiteBuilder:
             script_items.append(ft.render(psb, "plain", traditional=traditional))
             self._occ(psb, Location.SCRIPT, None)
             return ""
-        new_platform = slot["psb_link"] == "mps" or (mode == "href_only" and self.rng.random() < 0.5)
+        new_platform = slot["psb_link"] == "mps" or (
+            mode == "href_only" and self.rng.random() < 0.5
+        )
         icon = '<img src="/static/images/gongan.png" alt="" width="16" height="16">'
         if mode == "joined":
             licence = icps[0]
@@ -553,7 +647,7 @@ class _SiteBuilder:
         text = ft.render(psb, style, traditional=traditional)
         if mode == "styled":
             self.tags.append(f"psb_style:{style}")
-        if slot["psb_link"] == "none" or mode != "styled" and self.rng.random() < 0.3:
+        if slot["psb_link"] == "none" or (mode != "styled" and self.rng.random() < 0.3):
             self._occ(psb, Location.FOOTER, None)
             if mode == "styled":
                 self.tags.append("psb_link:none")
@@ -583,13 +677,15 @@ class _SiteBuilder:
         if trap in ("phone_date_order", "tutorial"):
             parts.append(
                 '<div class="service"><p>客服热线：400-820-8820（工作日 9:00-18:00）　'
-                f"传真：021-6435{rng.randint(1000, 9999)}</p><p>订单号：2023111500{rng.randint(10**7, 10**8 - 1)}"
+                f"传真：021-6435{rng.randint(1000, 9999)}</p>"
+                f"<p>订单号：2023111500{rng.randint(10**7, 10**8 - 1)}"
                 f"　下单日期：2023-11-15　物流单号：SF{rng.randint(10**11, 10**12 - 1)}</p></div>\n"
             )
         if trap == "iterative_closest_point":
             parts.append(
                 '<section class="paper"><h2>点云配准实验</h2><p>我们实现了 ICP（Iterative Closest '
-                "Point）算法及其变种 GICP 与 NDT。在 20210430 采集的数据上，ICP 迭代 50 次后均方误差为"
+                "Point）算法及其变种 GICP 与 NDT。在 20210430 采集的数据上，"
+                "ICP 迭代 50 次后均方误差为"
                 " 0.0021，ICP 2.0 版本的收敛速度提升 35%。</p></section>\n"
             )
         if trap == "lowercase_prose":
@@ -655,15 +751,16 @@ class _SiteBuilder:
             footer_first=oversized,
         )
         self.tags.append(f"encoding:{slot['encoding']}")
-        stub = {"charset": charset, "meta_charset": meta, "title": self.company, "traditional": traditional}
-        self.pages["meta"] = pg.Page(
-            **stub, blocks=(), sections="<p>页面跳转中…</p>" if not traditional else "<p>頁面跳轉中…</p>",
-            footer="", head_extra='<meta http-equiv="refresh" content="0; url=/portal/index.html">\n',
-        )  # fmt: skip
-        self.pages["js"] = pg.Page(
-            **stub, blocks=(), sections="<noscript>请启用 JavaScript</noscript>" if not traditional else "",
-            footer="", head_extra='<script>window.location.href = "/m/index.html";</script>\n',
-        )  # fmt: skip
+        waiting = "<p>頁面跳轉中…</p>" if traditional else "<p>页面跳转中…</p>"
+        refresh = '<meta http-equiv="refresh" content="0; url=/portal/index.html">\n'
+        js = '<script>window.location.href = "/m/index.html";</script>\n'
+        noscript = "" if traditional else "<noscript>请启用 JavaScript</noscript>"
+        home = self.pages["home"]
+        stub = dataclasses.replace(
+            home, blocks=(), footer="", tail="", repeat=1, footer_first=False
+        )
+        self.pages["meta"] = dataclasses.replace(stub, sections=waiting, head_extra=refresh)
+        self.pages["js"] = dataclasses.replace(stub, sections=noscript, head_extra=js)
 
     # -- HTTP ------------------------------------------------------------------------------------
     def _http(self, main: str) -> tuple[str | None, bool, str | None]:
@@ -678,13 +775,14 @@ class _SiteBuilder:
         gzip = rng.random() < 0.35
         base_headers = [("Server", server)]
 
-        def page(key: str, status: int = 200, **extra: object) -> Response:
+        def page(key: str, status: int = 200, delay: float = 0.0, trickle: float = 0.0) -> Response:
             return Response(
                 status=status,
                 headers=[*base_headers, ("Content-Type", ctype), ("Cache-Control", "no-cache")],
                 body=LazyBody(self.seed, self.profile, self.index, key),
                 encoding="gzip" if gzip else None,
-                **extra,  # type: ignore[arg-type]
+                delay=delay,
+                trickle=trickle,
             )
 
         def redirect(location: str, status: int = 301) -> Response:
@@ -700,7 +798,8 @@ class _SiteBuilder:
         if other:
             hosts[other] = Host(http={"/": to_https}, https={"/": to_https})
         final: str | None = f"https://{main}/"
-        reached, content_key = True, "home"
+        reached = True
+        content_key: str | None = "home"
         self.tags.append(f"http:{v}")
         m = hosts[main]
         if v == "ok":
@@ -730,7 +829,9 @@ class _SiteBuilder:
             self.tags.append("redirect_chain:3")
         elif v in ("cross_host_same_reg", "cross_host_other_reg"):
             label = self.domain.split(".", 1)[0]
-            target_host = f"portal.{apex}" if v == "cross_host_same_reg" else f"www.{label}-group.com"
+            target_host = (
+                f"portal.{apex}" if v == "cross_host_same_reg" else f"www.{label}-group.com"
+            )
             path = "/home/" if v == "cross_host_same_reg" else "/"
             self.dns[target_host] = DnsName(records={"CNAME": [main]}, ttl=600)
             m.https = {"/": redirect(f"https://{target_host}{path}", 302)}
@@ -749,7 +850,13 @@ class _SiteBuilder:
         elif v in ("status_500_bare", "status_503_bare"):
             status = 500 if v == "status_500_bare" else 503
             reason = "Internal Server Error" if status == 500 else "Service Temporarily Unavailable"
-            m.https = {"/": Response(status, [*base_headers, ("Content-Type", "text/html")], pg.bare_error(status, reason))}
+            m.https = {
+                "/": Response(
+                    status,
+                    [*base_headers, ("Content-Type", "text/html")],
+                    pg.bare_error(status, reason),
+                )
+            }
             content_key = None
         elif v == "slow":
             m.https = {"/": page("home", delay=1.5)}
@@ -758,14 +865,12 @@ class _SiteBuilder:
         elif v == "oversized":
             pass  # the page itself is oversized (pages["home"].repeat)
         elif v in ("reset", "drop", "stall"):
-            extra: dict[str, object] = {
-                "reset": {"reset_after": 1500},
-                "drop": {"drop_connection": True},
-                "stall": {"stall_after_headers": True},
-            }[v]
             for host in [main, other]:
                 if host:
-                    bad = page("home", **extra)
+                    bad = page("home")
+                    bad.reset_after = 1500 if v == "reset" else None
+                    bad.drop_connection = v == "drop"
+                    bad.stall_after_headers = v == "stall"
                     hosts[host] = Host(http={"/": bad}, https={"/": bad})
             final, reached, content_key = None, False, None
         elif v in ("refused", "tarpit"):
@@ -820,7 +925,6 @@ class _SiteBuilder:
         role = slot.get("role", "normal")
         if role != "normal":
             self.tags.append(f"role:{role}")
-        self.partner: Site | None = None
         main, resolved = self._hosting()
         before = len(self.tags)
         self._home()
@@ -849,7 +953,9 @@ class _SiteBuilder:
             self.tags += page_tags
             signals = () if slot["signals"] == "none" else (slot["signals"],)
         numbers = fold(occurrences)
-        mainland_addr = any(POOLS[p].region is Region.MAINLAND for _, p in (resolved.addresses if resolved else []))
+        mainland_addr = any(
+            POOLS[p].region is Region.MAINLAND for _, p in (resolved.addresses if resolved else [])
+        )
         findings = site_findings(region, mainland_addr, reached, numbers, signals)
         truth = SiteTruth(
             domain=self.domain,
@@ -862,7 +968,9 @@ class _SiteBuilder:
             findings_with_expected=[],
             exercises=[],
             addresses=addresses,
-            final_registrable=registrable(final_url.split("/")[2]) if reached and final_url else None,
+            final_registrable=registrable(final_url.split("/")[2])
+            if reached and final_url
+            else None,
             signals=signals,
         )
         self._expected(truth)
@@ -877,7 +985,9 @@ class _SiteBuilder:
         if not role.startswith("provider_"):
             return
         ips = provider_ips(self.seed)
-        own = next((n.number for n in truth.numbers if n.own and n.kind is NumberKind.ICP_FILING), "")
+        own = next(
+            (n.number for n in truth.numbers if n.own and n.kind is NumberKind.ICP_FILING), ""
+        )
         listed = [ip for ip in truth.addresses if ip in ips] or [ips[self.index % len(ips)]]
         extra = ips[(self.index + 3) % len(ips)]
         servers = tuple(dict.fromkeys([*listed, extra]))
@@ -888,7 +998,9 @@ class _SiteBuilder:
             self.expected.append(ExpectedFiling(f"closed-{self.domain}", number, servers))
         elif role == "provider_other_number":
             prov, digits, _ = self._entity(f"icpscan-other/{self.seed}/{self.index}")
-            self.expected.append(ExpectedFiling(self.domain, ft.icp_filing(prov, digits, "1").number, servers))
+            self.expected.append(
+                ExpectedFiling(self.domain, ft.icp_filing(prov, digits, "1").number, servers)
+            )
         elif role == "provider_moved":
             self.expected.append(ExpectedFiling(self.domain, own, (ips[self.index % len(ips)],)))
         elif role == "provider_empty_number":
@@ -898,9 +1010,12 @@ class _SiteBuilder:
 
 def _registry_differs(pool_key: str, address: str) -> bool:
     pool = POOLS[pool_key]
-    country = {Region.MAINLAND: "CN", Region.HONGKONG: "HK", Region.MACAU: "MO", Region.TAIWAN: "TW"}.get(
-        pool.region
-    )
+    country = {
+        Region.MAINLAND: "CN",
+        Region.HONGKONG: "HK",
+        Region.MACAU: "MO",
+        Region.TAIWAN: "TW",
+    }.get(pool.region)
     fam = 6 if ":" in address else 4
     nets = [n for n in pool.networks if (":" in n.prefix) == (fam == 6)]
     if country is None:
@@ -974,4 +1089,3 @@ def generate(sites: int, seed: int, profile: str = "realistic") -> Scenario:
         domains=[t.domain for t in truths],
         expected_filings=expected,
     )
-

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 from icpscan.models import FINDING_CODES, Location, NumberKind, Region
 
-FILING_KINDS = frozenset({NumberKind.ICP_FILING, NumberKind.ICP_LICENCE, NumberKind.TELECOM_LICENCE})
+FILING_KINDS = frozenset(
+    {NumberKind.ICP_FILING, NumberKind.ICP_LICENCE, NumberKind.TELECOM_LICENCE}
+)
 ICP_ONLY = frozenset({NumberKind.ICP_FILING, NumberKind.ICP_LICENCE})
 VISIBILITY = (Location.FOOTER, Location.BODY, Location.SCRIPT, Location.ATTRIBUTE, Location.COMMENT)
 OFFSHORE = frozenset({Region.HONGKONG, Region.MACAU, Region.TAIWAN, Region.ABROAD})
@@ -169,9 +171,13 @@ def site_findings(
         "ICP_INVALID" for n in shown if n.kind in FILING_KINDS and not n.valid and not n.placeholder
     ]
     shown_good_icp = [n for n in shown_good_filing if n.kind in ICP_ONLY]
-    found += ["ICP_NONSTANDARD_PREFIX" for n in shown_good_icp if "nonstandard_prefix" in n.problems]
+    found += [
+        "ICP_NONSTANDARD_PREFIX" for n in shown_good_icp if "nonstandard_prefix" in n.problems
+    ]
     found += ["ICP_NOT_LINKED" for n in shown_good_icp if not (n.links & {"current", "stale"})]
-    found += ["ICP_STALE_LINK" for n in shown_good_icp if n.links & {"current", "stale"} == {"stale"}]
+    found += [
+        "ICP_STALE_LINK" for n in shown_good_icp if n.links & {"current", "stale"} == {"stale"}
+    ]
     hidden_good = [
         n for n in own if n.kind in FILING_KINDS and n.good and n.location is Location.COMMENT
     ]
@@ -227,10 +233,16 @@ def pair_findings(
         good = [n for n in truth.numbers if n.shown and n.kind in FILING_KINDS and n.good]
         if good and not any(numbers_match(n.number, expected_row.icp_number) for n in good):
             found.append("PAIR_NUMBER_MISMATCH")
-    if expected_row and expected_row.server_ips and truth.addresses:
-        if not set(truth.addresses) & set(expected_row.server_ips):
-            found.append("PAIR_SERVER_MISMATCH")
-    if (expected_row is None or not expected_row.icp_number) and set(truth.addresses) & all_server_ips:
+    if (
+        expected_row
+        and expected_row.server_ips
+        and truth.addresses
+        and not set(truth.addresses) & set(expected_row.server_ips)
+    ):
+        found.append("PAIR_SERVER_MISMATCH")
+    if (expected_row is None or not expected_row.icp_number) and set(
+        truth.addresses
+    ) & all_server_ips:
         found.append("UNFILED_ON_OUR_SERVERS")
     return found
 
@@ -255,5 +267,7 @@ def apply_scan_wide(truths: list[SiteTruth], expected: list[ExpectedFiling]) -> 
                 if n.number in shared and n.shown and n.good and n.kind is NumberKind.ICP_FILING
             ]
         t.findings.sort()
-        t.findings_with_expected = sorted(t.findings + pair_findings(t, rows.get(t.domain), all_ips))
+        t.findings_with_expected = sorted(
+            t.findings + pair_findings(t, rows.get(t.domain), all_ips)
+        )
         assert all(code in FINDING_CODES for code in t.findings_with_expected)
