@@ -151,11 +151,11 @@ def registrable(host: str) -> str:
 
 
 def provider_ips(seed: int) -> tuple[str, ...]:
-    """The hosting provider's servers (expected-filings scenario): 8 addresses in its block."""
+    """The hosting provider's cluster (expected-filings scenario): 3 addresses in its block."""
     rng = random.Random(f"icpscan-provider/{seed}")
     pool = POOLS["provider-idc"]
     ips: list[str] = []
-    while len(ips) < 8:
+    while len(ips) < 3:
         ip = pool.address(rng)
         if ip not in ips:
             ips.append(ip)
@@ -981,16 +981,17 @@ class _SiteBuilder:
         )  # fmt: skip
 
     def _expected(self, truth: SiteTruth) -> None:
+        """Rows of the provider's expected-filings file. Every row lists the provider's whole
+        load-balanced cluster, so the file's server set is the same for any number of sites."""
         role = self.slot.get("role", "normal")
         if not role.startswith("provider_"):
             return
         ips = provider_ips(self.seed)
+        turn = self.index % len(ips)
+        servers = ips[turn:] + ips[:turn]
         own = next(
             (n.number for n in truth.numbers if n.own and n.kind is NumberKind.ICP_FILING), ""
         )
-        listed = [ip for ip in truth.addresses if ip in ips] or [ips[self.index % len(ips)]]
-        extra = ips[(self.index + 3) % len(ips)]
-        servers = tuple(dict.fromkeys([*listed, extra]))
         if role == "provider_match":
             number = own if self.rng.random() < 0.5 else own.split("号-")[0] + "号"
             self.expected.append(ExpectedFiling(self.domain, number, servers))
@@ -998,11 +999,10 @@ class _SiteBuilder:
             self.expected.append(ExpectedFiling(f"closed-{self.domain}", number, servers))
         elif role == "provider_other_number":
             prov, digits, _ = self._entity(f"icpscan-other/{self.seed}/{self.index}")
-            self.expected.append(
-                ExpectedFiling(self.domain, ft.icp_filing(prov, digits, "1").number, servers)
-            )
+            other = ft.icp_filing(prov, digits, "1").number
+            self.expected.append(ExpectedFiling(self.domain, other, servers))
         elif role == "provider_moved":
-            self.expected.append(ExpectedFiling(self.domain, own, (ips[self.index % len(ips)],)))
+            self.expected.append(ExpectedFiling(self.domain, own, servers))
         elif role == "provider_empty_number":
             self.expected.append(ExpectedFiling(self.domain, "", servers))
         # provider_unlisted: on our servers, no row
