@@ -52,8 +52,12 @@ def test_same_seed_gives_identical_files_and_bodies(tmp_path):
     assert sorted(first.world.dns) == sorted(second.world.dns)
     assert all(first.world.dns[n] == second.world.dns[n] for n in first.world.dns)
     hosts = sorted(first.world.hosts)[:120]
-    bodies_a = [(n, s, p, r.status, r.body_bytes()) for n, s, p, r in all_responses(first.world, hosts)]
-    bodies_b = [(n, s, p, r.status, r.body_bytes()) for n, s, p, r in all_responses(second.world, hosts)]
+    bodies_a = [
+        (n, s, p, r.status, r.body_bytes()) for n, s, p, r in all_responses(first.world, hosts)
+    ]
+    bodies_b = [
+        (n, s, p, r.status, r.body_bytes()) for n, s, p, r in all_responses(second.world, hosts)
+    ]
     assert bodies_a == bodies_b
     assert sum(len(b[-1]) for b in bodies_a) > 1_000_000  # real pages, not stubs
 
@@ -207,7 +211,9 @@ def test_world_answers_asn_for_every_address_and_views_cover_mainland_pools():
     for pool in POOLS.values():
         if pool.region is Region.MAINLAND:
             for rng in pool.ranges(4):
-                assert any(ipaddress.ip_network(rng).subnet_of(v) for v in vantage if v.version == 4)
+                assert any(
+                    ipaddress.ip_network(rng).subnet_of(v) for v in vantage if v.version == 4
+                )
 
 
 # -- truth -------------------------------------------------------------------------------------
@@ -306,16 +312,15 @@ def test_cross_domain_cases():
 def test_profiles_differ_in_mix():
     bench = scenario(1000, 9, "bench")
     failed = sum(not t.reachable for t in bench.truth.values()) / 1000
-    redirected = sum(
-        t.reachable and t.final_url != f"https://{t.domain}/" for t in bench.truth.values()
-    ) / 1000
+    redirected = (
+        sum(t.reachable and t.final_url != f"https://{t.domain}/" for t in bench.truth.values())
+        / 1000
+    )
     assert 0.02 <= failed <= 0.08
     assert 0.05 <= redirected <= 0.18
     slow = {"http:slow", "http:trickle", "http:stall", "http:tarpit", "hosting:dns:timeout"}
     assert not any(slow & set(t.exercises) for t in bench.truth.values())
-    sizes = [
-        len(pg.render(build_site(9, i, "bench").pages["home"])) for i in range(0, 1000, 40)
-    ]
+    sizes = [len(pg.render(build_site(9, i, "bench").pages["home"])) for i in range(0, 1000, 40)]
     assert min(sizes) >= 20_000 and max(sizes) <= 160_000
     faults = scenario(300, 9, "faults")
     assert sum(not t.reachable for t in faults.truth.values()) / 300 > 0.25
@@ -325,14 +330,20 @@ def test_profiles_differ_in_mix():
 
 # -- every number a body shows is in the truth (and nothing else) ------------------------------
 
-_TRAD = {**{v: k for k, v in ft._TRAD.items() if k != v}, "備": "备", "號": "号", "證": "证", "網": "网"}
-_PROV_CHARS = {p.icp for p in ft.PROVINCES} | {p.psb for p in ft.PROVINCES} | set("川贵云甘秦港澳台")
+_TRAD = {
+    **{v: k for k, v in ft._TRAD.items() if k != v},
+    "備": "备",
+    "號": "号",
+    "證": "证",
+    "網": "网",
+}
+_PROV_CHARS = (
+    {p.icp for p in ft.PROVINCES} | {p.psb for p in ft.PROVINCES} | set("川贵云甘秦港澳台")
+)
 ICP_RE = re.compile(r"(?<!星)(.)ICP([备证])([0-9X]+)(?:-(\d+[AX]?))?(号)?(?:-(\d+[AX]?))?")
 PSB_RE = re.compile(r"(.)公(?:网安|安网)备号?[:：]?(\d{6,17}|X{14})号?")
 PSB_NOPREFIX_RE = re.compile(r"公安机关备案号[:：](\d{12,15})")
-PSB_HREF_RE = re.compile(
-    r'(?:recordcode|code)=(\d+)"[^>]*><img[^>]*>(.)公安网备</a>'
-)
+PSB_HREF_RE = re.compile(r'(?:recordcode|code)=(\d+)"[^>]*><img[^>]*>(.)公安网备</a>')
 TELECOM_RE = re.compile(r"(合字|.)((?:A[12]|B[12])(?:\.(?:A[12]|B[12]))*)-(\d{8})(?:-(\d+))?")
 
 
@@ -484,5 +495,13 @@ def test_truth_jsonl_has_the_documented_keys(tmp_path):
             "exercises",
         ]
         for n in obj["numbers"]:
-            assert list(n) == ["kind", "number", "own", "valid", "placeholder", "linked", "location"]
+            assert list(n) == [
+                "kind",
+                "number",
+                "own",
+                "valid",
+                "placeholder",
+                "linked",
+                "location",
+            ]
         assert obj["findings"] == sorted(obj["findings"])

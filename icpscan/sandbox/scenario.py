@@ -14,6 +14,7 @@ import dataclasses
 import io
 import itertools
 import random
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -774,11 +775,12 @@ class _SiteBuilder:
         server = rng.choice(_SERVERS)
         gzip = rng.random() < 0.35
         base_headers = [("Server", server)]
+        page_headers = [*base_headers, ("Content-Type", ctype), ("Cache-Control", "no-cache")]
 
         def page(key: str, status: int = 200, delay: float = 0.0, trickle: float = 0.0) -> Response:
             return Response(
                 status=status,
-                headers=[*base_headers, ("Content-Type", ctype), ("Cache-Control", "no-cache")],
+                headers=page_headers,  # one list per site: the farm only reads it
                 body=LazyBody(self.seed, self.profile, self.index, key),
                 encoding="gzip" if gzip else None,
                 delay=delay,
@@ -974,7 +976,7 @@ class _SiteBuilder:
             signals=signals,
         )
         self._expected(truth)
-        truth.exercises = sorted(set(self.tags))
+        truth.exercises = sorted({sys.intern(tag) for tag in self.tags})  # shared across sites
         return Site(
             self.index, self.domain, slot, self.dns, self.hosts, self.pages, truth,
             self.expected, self.occurrences,
