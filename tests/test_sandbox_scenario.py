@@ -505,3 +505,78 @@ def test_truth_jsonl_has_the_documented_keys(tmp_path):
                 "location",
             ]
         assert obj["findings"] == sorted(obj["findings"])
+
+
+# -- the truth agrees with icpscan.assess ------------------------------------------------------
+
+
+def _facts(tr):
+    from icpscan.assess import SiteFacts
+    from icpscan.models import FoundNumber
+    from icpscan.sandbox.internet import pool_of
+
+    numbers = tuple(
+        FoundNumber(
+            kind=n.kind,
+            number=n.number,
+            raw=n.number,
+            province=None,
+            valid=n.valid,
+            placeholder=n.placeholder,
+            linked=n.linked,
+            href=None,
+            location=n.location,
+            own=n.own,
+            problems=n.problems + (("stale_link",) if n.links == {"stale"} else ()),
+            site_index=n.site_index,
+        )
+        for n in tr.numbers
+    )
+    return SiteFacts(
+        domain=tr.domain,
+        region=tr.region,
+        address_regions={a: pool_of(a).region for a in tr.addresses},
+        reached=tr.reachable,
+        final_registrable_domain=tr.final_registrable,
+        numbers=numbers,
+        signals=frozenset(tr.signals),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_truth_findings_match_the_assessor(seed):
+    """Two independent statements of docs/assessment-rules.md must agree on every site."""
+    from icpscan.assess import (
+        ExpectedFiling,
+        ExpectedFilings,
+        SharedNumberCandidate,
+        assess_site,
+        find_shared_numbers,
+        is_shared_number_candidate,
+    )
+
+    sc = scenario(300, seed)
+    facts = {d: _facts(sc.truth[d]) for d in sc.domains}
+    candidates = [
+        SharedNumberCandidate(d, n.number, f.final_registrable_domain)
+        for d, f in facts.items()
+        if f.reached
+        for n in f.numbers
+        if is_shared_number_candidate(n)
+    ]
+    shared = find_shared_numbers(candidates)
+    expected = ExpectedFilings(
+        {
+            row.domain: ExpectedFiling(
+                row.domain, row.icp_number or None, frozenset(row.server_ips)
+            )
+            for row in sc.expected_filings
+        }
+    )
+    for domain in sc.domains:
+        tr = sc.truth[domain]
+        scan_wide = [f.code for f in shared.get(domain, [])]
+        plain = sorted([f.code for f in assess_site(facts[domain])] + scan_wide)
+        assert plain == tr.findings, (domain, tr.exercises)
+        paired = sorted([f.code for f in assess_site(facts[domain], expected)] + scan_wide)
+        assert paired == tr.findings_with_expected, (domain, tr.exercises)
