@@ -6,6 +6,7 @@ following the farm's connect-to rules and trusting only the sandbox CA, the way 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.client
 import re
@@ -51,10 +52,8 @@ def resolver_for(box: Sandbox, lifetime: float = 3.0) -> dns.resolver.Resolver:
 def addresses(resolver: dns.resolver.Resolver, name: str) -> set[str]:
     found: set[str] = set()
     for rtype in ("A", "AAAA"):
-        try:
+        with contextlib.suppress(dns.resolver.NoAnswer):
             found |= {r.to_text() for r in resolver.resolve(name, rtype)}
-        except dns.resolver.NoAnswer:
-            pass
     return found
 
 
@@ -299,7 +298,7 @@ def test_cli_serves_1000_sites_prints_the_scan_command_and_exits_0_on_sigterm(tm
             "icpscan sandbox: 1000 sites (seed 3, profile realistic) ready in"
         )
         port = int(re.search(r"--nameserver 127\.0\.0\.1:(\d+)", text).group(1))
-        command = next(l.strip() for l in lines if l.strip().startswith("icpscan scan "))
+        command = next(x.strip() for x in lines if x.strip().startswith("icpscan scan "))
         assert command == (
             f"icpscan scan {tmp_path / 'domains.txt'} --nameserver 127.0.0.1:{port} "
             f"--connect-to-file {tmp_path / 'connect-to.txt'} --ca-bundle {tmp_path / 'ca.pem'} "
