@@ -580,3 +580,35 @@ def test_truth_findings_match_the_assessor(seed):
         assert plain == tr.findings, (domain, tr.exercises)
         paired = sorted([f.code for f in assess_site(facts[domain], expected)] + scan_wide)
         assert paired == tr.findings_with_expected, (domain, tr.exercises)
+
+
+def test_output_does_not_depend_on_hash_randomisation(tmp_path):
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, sys\n"
+        "from icpscan.sandbox.scenario import generate\n"
+        "sc = generate(200, 17)\n"
+        "sc.write_files(sys.argv[1])\n"
+        "h = hashlib.sha256()\n"
+        "for name in sorted(sc.world.hosts)[:150]:\n"
+        "    for path, resp in sorted(sc.world.hosts[name].https.items()):\n"
+        "        h.update(name.encode() + path.encode() + resp.body_bytes())\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = []
+    for hashseed in ("1", "2"):
+        out = tmp_path / hashseed
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        run = subprocess.run(
+            [sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        files = b"".join(
+            (out / f).read_bytes() for f in ("domains.txt", "truth.jsonl", "expected-filings.csv")
+        )
+        digests.append((run.stdout, hashlib.sha256(files).hexdigest()))
+    assert digests[0] == digests[1]

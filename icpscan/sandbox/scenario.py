@@ -200,9 +200,16 @@ class Site:
 
 
 def domain_of(seed: int, index: int, profile: str) -> str:
+    """``<pinyin><index>.<tld>``: unique per index; a pair's second site reuses its brand."""
     slot = pl.slot_of(seed, index, profile)
     rng = random.Random(f"icpscan-name/{seed}/{index}")
     label = "".join(rng.choice(_SYLLABLES) for _ in range(rng.choice((2, 2, 3))))
+    if slot.get("role") in ("redirect_src", "entity_b"):
+        # one brand, two registrable domains: kaitai57.com and kaitai57.cn
+        partner = pl.partner_index(seed, index, profile)
+        assert partner is not None
+        brand, _, tld = domain_of(seed, partner, profile).partition(".")
+        return f"{brand}.{'cn' if tld != 'cn' else 'com'}"
     hosting = slot["hosting"]
     region = pl.hosting_region(hosting)
     if slot.get("role") == "stolen_thief":
@@ -752,6 +759,8 @@ class _SiteBuilder:
             footer_first=oversized,
         )
         self.tags.append(f"encoding:{slot['encoding']}")
+        if traditional and self.occurrences:
+            self.tags.append("traditional_chars")
         waiting = "<p>頁面跳轉中…</p>" if traditional else "<p>页面跳转中…</p>"
         refresh = '<meta http-equiv="refresh" content="0; url=/portal/index.html">\n'
         js = '<script>window.location.href = "/m/index.html";</script>\n'
