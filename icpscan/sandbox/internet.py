@@ -13,6 +13,7 @@ writing (2026); allocation dates are approximate (the field is informational in 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import random
 from dataclasses import dataclass, field
@@ -58,16 +59,20 @@ class Pool:
 
     def address(self, rng: random.Random, family: int = 4) -> str:
         """A host address inside one of the pool's ranges (never the network/broadcast)."""
-        net = ipaddress.ip_network(rng.choice(self.ranges(family)))
-        if net.version == 4:
-            offset = rng.randrange(1, min(net.num_addresses - 1, 1 << 24))
+        base, size = _parsed(rng.choice(self.ranges(family)))
+        if family == 4:
             # avoid .0 and .255 host bytes, which look odd in a real A record
-            value = int(net.network_address) + offset
+            value = base + rng.randrange(1, min(size - 1, 1 << 24))
             if value & 0xFF in (0, 255):
                 value = (value & ~0xFF) | rng.randrange(1, 255)
             return str(ipaddress.IPv4Address(value))
-        offset = rng.randrange(1, 1 << 32)
-        return str(ipaddress.IPv6Address(int(net.network_address) + offset))
+        return str(ipaddress.IPv6Address(base + rng.randrange(1, 1 << 32)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(prefix: str) -> tuple[int, int]:
+    net = ipaddress.ip_network(prefix)
+    return int(net.network_address), net.num_addresses
 
 
 def _family(prefix: str) -> int:

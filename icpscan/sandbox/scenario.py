@@ -246,12 +246,10 @@ class _SiteBuilder:
 
     # -- DNS -----------------------------------------------------------------------------------
     def _addresses(self, pool: Pool, count: int, family: int = 4) -> list[tuple[str, str]]:
-        out: list[tuple[str, str]] = []
+        out: dict[str, str] = {}
         while len(out) < count:
-            ip = pool.address(self.rng, family)
-            if all(ip != a for a, _ in out):
-                out.append((ip, pool.key))
-        return out
+            out.setdefault(pool.address(self.rng, family), pool.key)
+        return list(out.items())
 
     def _set_addresses(self, name: str, addrs: list[tuple[str, str]]) -> None:
         records: dict[str, list[str]] = {}
