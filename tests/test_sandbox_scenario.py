@@ -144,6 +144,7 @@ REQUIRED_TAGS = (
         "redirect_chain:3",
         "redirect_cross_domain_partner",
     ]
+    + [f"lookalike:{text}" for text in ft.LOOKALIKES]
 )
 
 
@@ -351,6 +352,7 @@ def page_text(raw_html: str) -> str:
     """A crude but independent reading of what the page shows (comments and attributes kept)."""
     text = raw_html.replace("<!--", " ").replace("-->", " ")
     attributes = " ".join(re.findall(r'(?:alt|title|content)="([^"]*)"', text))
+    text = re.sub(r"<(?:br|/?p|/?div|/?li|/?footer|/?section|/?article)\b[^>]*>", "|", text)
     text = re.sub(r"<[^>]+>", "", text) + " " + attributes
     text = unicodedata.normalize("NFKC", html.unescape(text))
     text = "".join(_TRAD.get(ch, ch) for ch in text)

@@ -360,7 +360,8 @@ ICP_LABELS = (
     "ICP证：",  # label/number mismatch: a 备 number under a 证 label
 )
 LICENCE_LABELS = ("", "增值电信业务经营许可证：", "经营许可证编号：", "ICP证：")
-TELECOM_LABELS = ("增值电信业务经营许可证：", "经营许可证编号：", "ICP备案/许可证号：", "")
+# Always labelled: an unlabelled "A2.B1.B2-…" right after "…号-1" reads as the App suffix "-1A".
+TELECOM_LABELS = ("增值电信业务经营许可证：", "经营许可证编号：", "ICP备案/许可证号：")
 
 MIIT_LINKS = (
     "https://beian.miit.gov.cn/",

@@ -79,6 +79,7 @@ HTTP_FAILED = (
     "cert_expired_nofallback",
     "cert_self_signed_nofallback",
     "cert_wrong_name_nofallback",
+    "cert_stall_nofallback",
 )
 HTTP_BARE = frozenset({"status_500_bare", "status_503_bare"})
 HTTP_NEEDS_WWW = frozenset({"apex_to_www", "redirect_loop"})
@@ -114,7 +115,9 @@ NUMBERS_REQUIRED = (
     "invalid_psb",
     "psb_old12",
     "psb_old15",
-    "psb_split",
+    "psb_split:51",
+    "psb_split:52",
+    "psb_split:62",
     "psb_mismatch",
     "psb_no_prefix",
     "psb_swapped",
@@ -132,7 +135,9 @@ MAIN_INDEXED = frozenset(
         "invalid_psb",
         "psb_old12",
         "psb_old15",
-        "psb_split",
+        "psb_split:51",
+        "psb_split:52",
+        "psb_split:62",
         "psb_mismatch",
         "psb_no_prefix",
         "psb_swapped",
@@ -166,7 +171,9 @@ STYLED_PSB = frozenset(
         "telecom_only",
         "psb_old12",
         "psb_old15",
-        "psb_split",
+        "psb_split:51",
+        "psb_split:52",
+        "psb_split:62",
         "psb_mismatch",
         "invalid_psb",
         "placeholder_psb",
@@ -435,7 +442,8 @@ def _numbers_filler(slot: Slot) -> tuple[tuple[str, float], ...]:
         ("telecom_provincial", 3.0),
         ("none", 9.0),
         ("placeholder_icp", 2.0),
-        ("psb_split", 2.0),
+        ("psb_split:51", 1.0),
+        ("psb_split:62", 1.0),
         ("lookalike_and_real", 1.0),
     )
 

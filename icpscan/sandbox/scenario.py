@@ -383,8 +383,8 @@ class _SiteBuilder:
         value = self.slot["numbers"]
         rng = self.rng
         prov = ft.PROVINCES[(self.index + self.seed) % len(ft.PROVINCES)]
-        if value == "psb_split":
-            prov = ft.PROV_BY_CODE[rng.choice(ft.SPLIT_PROVINCES)]
+        if value.startswith("psb_split:"):
+            prov = ft.PROV_BY_CODE[value.split(":", 1)[1]]
         if value.startswith("alt_prefix:"):
             alt = value.split(":", 1)[1]
             prov = next(p for p in ft.PROVINCES if p.alt == alt)
@@ -456,7 +456,7 @@ class _SiteBuilder:
             psb = ft.psb(
                 prov.psb, ft.psb_digits(rng, division, psb_serial, length), problems=("old_format",)
             )
-        elif value == "psb_split":
+        elif value.startswith("psb_split:"):
             icps, psb = [filing], psb14
         elif value == "psb_mismatch":
             other = rng.choice([p for p in ft.PROVINCES if p.code != prov.code])
@@ -470,12 +470,13 @@ class _SiteBuilder:
             icps, psb, psb_mode = [filing], psb14, "swapped"
         elif value == "psb_href_only":
             icps, psb, psb_mode = [filing], psb14, "href_only"
-        elif value == "lookalike_only":
-            lookalikes = rng.sample(ft.LOOKALIKES, 2)
-            psb = None
-        elif value == "lookalike_and_real":
-            icps = [filing]
-            lookalikes = [rng.choice(ft.LOOKALIKES)]
+        elif value in ("lookalike_only", "lookalike_and_real"):
+            # rotate through the look-alikes block by block: two blocks show all of them
+            turn = 3 * (self.index // pl.BLOCK)
+            picks = (0, 1) if value == "lookalike_only" else (2,)
+            lookalikes = [ft.LOOKALIKES[(turn + k) % len(ft.LOOKALIKES)] for k in picks]
+            icps = [filing] if value == "lookalike_and_real" else []
+            psb = None if value == "lookalike_only" else psb
         elif value == "stolen":
             key = f"icpscan-stolen/{self.seed}/{self.profile}/{self.index // pl.BLOCK}"
             sprov, sdigits, _div = self._entity(key)
@@ -586,7 +587,7 @@ class _SiteBuilder:
                 pieces.append(ft.link(f"https://icp.gov.moe/?keyword={serial}", text))
             else:
                 pieces.append(f"<span>{text}</span>")
-            self.tags.append("lookalike")
+            self.tags += ["lookalike", f"lookalike:{text}"]
         if slot["traps"] == "d3_licence":
             pieces.append("域名注册服务机构许可：浙D3-20210002")
         if slot["traps"] == "wenhua_licence":
