@@ -37,6 +37,7 @@ SLOW = (
     "http:stall",
     "http:tarpit",
     "http:cert_stall_fallback",
+    "http:cert_stall_nofallback",
     "dns_fault:timeout",
 )
 
@@ -210,7 +211,7 @@ def test_every_sampled_domain_serves_what_its_truth_says(big):
         if not truth.addresses or any(t in tags for t in SLOW):
             continue
         special = any(t.startswith(("http:", "role:")) and t != "http:ok" for t in tags)
-        if index % 10 and not (special and index < 300):
+        if index % 20 and not (special and index < 300):
             continue
         start = f"www.{domain}" if "apex_no_address" in tags else domain
         if not truth.reachable:
@@ -233,7 +234,7 @@ def test_every_sampled_domain_serves_what_its_truth_says(big):
             page = build_site(7, served.body.index).pages[served.body.key]
             assert body == pg.render(page)
         reached += 1
-    assert reached > 120 and failed >= 8
+    assert reached > 90 and failed >= 8
 
 
 def test_swap_serves_another_scenario_on_the_same_ports(tmp_path):
