@@ -11,8 +11,12 @@ import contextlib
 import gzip
 import http.client
 import io
+import signal
 import socket
 import ssl
+import subprocess
+import sys
+import threading
 import time
 import zlib
 
@@ -749,3 +753,49 @@ def test_a_port_in_use_is_a_clear_error():
             second.start()
         with contextlib.suppress(Exception):
             second.stop()
+
+
+SERVE_SCRIPT = """
+import sys
+from pathlib import Path
+from icpscan import egress
+from icpscan.sandbox.farm import Farm
+from icpscan.sandbox.world import Host, Response, World
+egress.install_guard_from_environment()
+world = World(hosts={"a.test": Host(http={"/": Response(body=b"served")})})
+farm = Farm(world, state_dir=Path(sys.argv[1])).start()
+print(farm.http_port, flush=True)
+farm.serve_forever()
+print("stopped", flush=True)
+"""
+
+
+def test_serve_forever_serves_until_ctrl_c_then_returns(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVE_SCRIPT, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(process.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request("a.test"))
+            assert sock.recv(1000).endswith(b"\r\n\r\nserved")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, out, err) == (0, "stopped\n", "")
+    assert (tmp_path / "ca.pem").exists()
+
+
+def test_serve_forever_returns_when_stopped_from_another_thread():
+    farm = Farm(World())
+    thread = threading.Thread(target=farm.serve_forever)
+    thread.start()
+    assert _wait_for(lambda: farm.running)
+    farm.stop()
+    thread.join(5)
+    assert not thread.is_alive()
