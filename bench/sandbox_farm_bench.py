@@ -3,7 +3,9 @@
 The server runs in a child process (so it has its own interpreter and core); a simple asyncio
 client in this process fetches pages from many virtual hosts. Printed per mode: responses/s,
 MB/s, and the server's CPU time per response (the figure that matters when the farm shares two
-cores with a scanner). The baseline, measured in the same run with the same client, is the bare
+cores with a scanner). Also printed: how long a farm takes to start
+for 1k and 100k sites (certificates are issued lazily, so this must not grow with the world).
+The baseline, measured in the same run with the same client, is the bare
 asyncio Protocol server of the engineering notes (find the blank line, look up the Host, write a
 prepared page): it shows what the farm's parsing (h11) and World lookups cost on top.
 
@@ -29,8 +31,9 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from icpscan import egress
+from icpscan.sandbox.certs import SandboxCA
 from icpscan.sandbox.farm import Farm
-from icpscan.sandbox.world import Host, Response, World
+from icpscan.sandbox.world import CertMode, Host, Response, World
 
 FILLER = ("<p>新闻动态 news block 联系我们 about us 版权所有 copyright</p>\n" * 3000).encode()
 
@@ -182,6 +185,26 @@ def measure(name, target, args, modes) -> dict[str, float]:
     return results
 
 
+def measure_certificates(count: int = 500) -> None:
+    ca = SandboxCA(cache_size=count)
+    started = time.perf_counter()
+    for i in range(count):
+        ca.context_for(f"new{i}.test", CertMode.VALID)
+    elapsed = time.perf_counter() - started
+    print(f"certificate for a host first seen in SNI: {elapsed / count * 1000:.2f} ms CPU")
+
+
+def measure_startup() -> None:
+    for sites in (1000, 100_000):
+        world = build_world(sites)
+        started = time.perf_counter()
+        farm = Farm(world).start()
+        elapsed = time.perf_counter() - started
+        rules = len(farm.connect_to_rules())
+        farm.stop()
+        print(f"farm start, {sites:>6} sites: {elapsed * 1000:5.1f} ms ({rules} connect-to rules)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, default=1000)
@@ -201,6 +224,8 @@ def main() -> None:
         ("https keep-alive", True, False),
         ("https close", True, True),
     ]
+    measure_startup()
+    measure_certificates()
     base = measure("baseline", serve_baseline, args, modes[:2])
     farm = measure("farm", serve_farm, args, modes)
     for mode, ms in base.items():

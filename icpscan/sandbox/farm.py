@@ -266,7 +266,7 @@ class Farm:
         return bound
 
     def _tls_context(self) -> ssl.SSLContext:
-        context = self.certs.default_context()
+        context = self.certs.listening_context()
         context.sni_callback = self._choose_certificate
         return context
 

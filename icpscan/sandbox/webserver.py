@@ -43,6 +43,7 @@ log = logging.getLogger("icpscan.sandbox.farm")
 
 MAX_HEAD_BYTES = 16 * 1024  # request line + headers, like common servers' defaults
 MAX_HEADERS = 100
+MAX_PIPELINED_BYTES = 1024 * 1024  # what a client may send while a slow response is going out
 STREAM_CHUNK = 64 * 1024
 SMALL_BODY = 16 * 1024  # sent in one write with the head; larger bodies are not copied
 TRICKLE_TICK = 0.05  # seconds between trickled writes (at least one byte each)
@@ -281,6 +282,7 @@ class HttpConnection(asyncio.Protocol):
         self._request: h11.Request | None = None
         self._busy = False  # a slow response is being written; later requests wait
         self._stalling = False  # headers sent, holding the connection until the client leaves
+        self._received_while_busy = 0
         self._closing = False
         self._write_paused = False
         self._can_write = asyncio.Event()
@@ -308,6 +310,12 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
+        if self._busy:
+            # Requests pipelined behind a slow response wait in h11's buffer: bound it.
+            self._received_while_busy += len(data)
+            if self._received_while_busy > MAX_PIPELINED_BYTES:
+                self._finish(close=True, abort=True)
+                return
         self._parser.receive_data(data)
         self._serve_ready()
 
@@ -418,6 +426,7 @@ class HttpConnection(asyncio.Protocol):
                 self._finish(close=True)
             return
         self._busy = True
+        self._received_while_busy = 0
         self._task = asyncio.get_running_loop().create_task(
             self._respond_slowly(response, body, keep_alive, head_only)
         )
