@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 
 import brotli
 import pytest
@@ -770,7 +771,16 @@ print("stopped", flush=True)
 """
 
 
-def test_serve_forever_serves_until_ctrl_c_then_returns(tmp_path):
+def _catches_sigterm(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    caught = int(
+        next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16
+    )
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_forever_serves_until_ctrl_c_or_sigterm_then_returns(tmp_path, signum):
     process = subprocess.Popen(
         [sys.executable, "-c", SERVE_SCRIPT, str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -782,7 +792,9 @@ def test_serve_forever_serves_until_ctrl_c_then_returns(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             sock.sendall(request("a.test"))
             assert sock.recv(1000).endswith(b"\r\n\r\nserved")
-        process.send_signal(signal.SIGINT)
+        # serve_forever has taken over the signals once SIGTERM shows as caught
+        assert _wait_for(lambda: _catches_sigterm(process.pid), timeout=10)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=10)
     finally:
         process.kill()
@@ -810,3 +822,29 @@ def test_a_client_flooding_requests_behind_a_slow_response_is_cut_off(farm):
         data, error = client.read_all()
     assert data == b""  # cut off before the delayed response was due
     assert error is None or isinstance(error, ConnectionResetError)
+
+
+def test_a_half_closed_client_still_gets_a_slow_response(farm):
+    with socket.create_connection(("127.0.0.1", farm.http_port), timeout=5) as sock:
+        sock.sendall(request("site.test", "/delay"))
+        sock.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.endswith(b"\r\n\r\nlate")
+
+
+def test_ipv6_loopback_farm():
+    world = World(hosts={"a.test": Host(http={"/": Response(body=b"v6")})})
+    with Farm(world, host="::1") as farm:
+        assert farm.connect_to_rules() == [
+            f"a.test:443:[::1]:{farm.closed_port}",
+            f":80:[::1]:{farm.http_port}",
+            f":443:[::1]:{farm.https_port}",
+        ]
+        with socket.create_connection(("::1", farm.http_port), timeout=5) as sock:
+            sock.sendall(request("a.test"))
+            assert sock.recv(1000).endswith(b"\r\n\r\nv6")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("::1", farm.closed_port), timeout=2)

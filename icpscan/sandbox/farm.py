@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import signal
 import socket
 import ssl
 import tempfile
@@ -26,6 +27,7 @@ import threading
 import weakref
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from icpscan.sandbox.certs import SandboxCA
 from icpscan.sandbox.webserver import FarmState, HttpConnection, find_host
@@ -190,17 +192,32 @@ class Farm:
         self._stopped.set()
 
     def serve_forever(self) -> None:
-        """Serve in the foreground until :meth:`stop` is called or Ctrl-C; then return."""
-        if self._thread is None:
-            self.start()
+        """Serve in the foreground until :meth:`stop`, Ctrl-C or SIGTERM; then stop and return.
+
+        From the main thread, SIGINT and SIGTERM are caught for the duration (and the previous
+        handlers put back), so an interrupt never lands half-way through shutting down.
+        """
+        signalled: list[int] = []
+        previous = self._catch_signals(signalled)
         try:
-            while not self._stopped.wait(0.2):
+            if self._thread is None:
+                self.start()
+            while not signalled and not self._stopped.wait(0.2):
                 if not self.running:
                     break
-        except KeyboardInterrupt:
-            pass
         finally:
             self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    @staticmethod
+    def _catch_signals(signalled: list[int]) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, Any] = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda number, _: signalled.append(number))
+        return previous
 
     def __enter__(self) -> Farm:
         return self.start() if self._thread is None else self

@@ -321,12 +321,11 @@ class HttpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self._parser.receive_data(b"")
-        if self._busy and not self._stalling and self.scheme == "http":
-            return True  # a half-closed client still gets the response in progress
-        # (asyncio cannot keep a TLS connection half-open; a stalled response ends here)
         if not self._busy:
             self._serve_ready()
-        return False
+        # A half-closed client still gets the response in progress, except a stalled one
+        # (which ends when the client does) and under TLS (asyncio cannot keep it half-open).
+        return self._busy and not self._stalling and self.scheme == "http"
 
     def pause_writing(self) -> None:
         self._write_paused = True
