@@ -187,10 +187,10 @@ def measure(name, target, args, modes) -> dict[str, float]:
 
 def measure_certificates(count: int = 500) -> None:
     ca = SandboxCA(cache_size=count)
-    started = time.perf_counter()
+    started = time.process_time()
     for i in range(count):
         ca.context_for(f"new{i}.test", CertMode.VALID)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     print(f"certificate for a host first seen in SNI: {elapsed / count * 1000:.2f} ms CPU")
 
 
