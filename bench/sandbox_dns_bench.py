@@ -12,10 +12,12 @@ Loopback only (the egress guard is armed). Two clients:
   ~1.5k q/s with any server, because the dnspython client is CPU-bound.
 
 Servers run in a child process (so client and server each get a core, as in a scan whose DNS
-server is another process), and once in-process for dnspython (the pytest-fixture case, where
-the server thread competes for the GIL). The baseline is dnslib's threaded ``DNSServer`` with a
-dict-backed resolver, as measured in ENGINEERING-NOTES section 4. The machine has 2 cores shared
-with other work: run it twice and expect +-15 %.
+server is another process); then the dnspython client runs against ``DnsServer`` in its own
+process (the pytest-fixture case: the server thread competes with the client for the GIL) and
+against ``DnsServerProcess`` (the same server, started from the client's process as a child).
+The baseline is dnslib's threaded ``DNSServer`` with a dict-backed resolver, as measured in
+ENGINEERING-NOTES section 4. The machine has 2 cores shared with other work: run it twice and
+expect +-15 % when it is quiet, much more when it is not.
 """
 
 from __future__ import annotations
@@ -270,11 +272,16 @@ def main() -> None:
     base = measure_child("dnslib DNSServer (child)", DNSLIB_SERVER, args.hosts, mix, args.seconds)
 
     from icpscan.sandbox.dns import DnsServer
+    from icpscan.sandbox.dns_process import DnsServerProcess
 
     with DnsServer(bench_world(args.hosts)) as server:
         dnspython_client(server.port, mix[:2000], 1.0)
         in_process = dnspython_client(server.port, mix, args.seconds)
     print(f"  {'icpscan DnsServer (thread)':<28} {'':>42}   dnspython {in_process:>6,.0f} q/s")
+    with DnsServerProcess(bench_world(args.hosts)) as server:
+        dnspython_client(server.port, mix[:2000], 1.0)
+        process_class = dnspython_client(server.port, mix, args.seconds)
+    print(f"  {'icpscan DnsServerProcess':<28} {'':>42}   dnspython {process_class:>6,.0f} q/s")
 
     print()
     print(
@@ -289,7 +296,10 @@ def main() -> None:
         f"scanner-like (dnspython, server in a child): {ours['dnspython']:,.0f} vs "
         f"{base['dnspython']:,.0f} q/s = {ours['dnspython'] / base['dnspython']:.2f}x"
     )
-    print(f"scanner-like, server in the client's process: {in_process:,.0f} q/s")
+    print(
+        f"scanner-like, DnsServer thread in the client's process: {in_process:,.0f} q/s; "
+        f"DnsServerProcess: {process_class:,.0f} q/s = {process_class / in_process:.2f}x"
+    )
     print(
         f"server CPU per query (from ready to exit): {ours['cpu_us']:.0f} us vs "
         f"{base['cpu_us']:.0f} us = {base['cpu_us'] / ours['cpu_us']:.1f}x less"

@@ -10,6 +10,8 @@ import struct
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 from unittest import mock
 
 import dns.edns
@@ -27,9 +29,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icpscan.sandbox.dns import DnsServer
+from icpscan.sandbox.dns_process import DnsServerProcess
 from icpscan.sandbox.dns_wire import Query, Rejection, parse_query
 from icpscan.sandbox.dns_zone import MAX_CNAME_HOPS, Zone
-from icpscan.sandbox.world import AsnInfo, AsnPrefix, DnsFault, DnsName, View, World
+from icpscan.sandbox.world import (
+    AsnInfo,
+    AsnPrefix,
+    DnsFault,
+    DnsName,
+    Host,
+    Response,
+    View,
+    World,
+)
 
 HOST = "127.0.0.1"
 BIG = [f"39.156.{i // 200}.{i % 200 + 1}" for i in range(300)]  # ~5 KB of A records
@@ -749,3 +761,72 @@ def test_valid_header_with_hostile_tail_gets_a_well_formed_reply(server, tail):
         message = dns.message.from_wire(reply)
         assert message.id == int.from_bytes(head[:2], "big")
         assert message.flags & dns.flags.QR
+
+
+# -- the same server in a child process ----------------------------------------------------------
+
+
+def test_server_process_answers_swaps_counts_and_stops():
+    unpicklable_site = Host(http={"/": Response(body=lambda: b"<html>")})  # stays in this process
+    world = World(dns={"proc.test": DnsName({"A": ["1.1.1.1"]})}, hosts={"x": unpicklable_site})
+    with DnsServerProcess(world) as server:
+        assert server.world is world
+        resolver = resolver_for(server)
+        assert [a.address for a in resolver.resolve("proc.test")] == ["1.1.1.1"]
+        assert ask(server, "proc.test", tcp=True).answer[0][0].address == "1.1.1.1"
+        server.world = World(dns={"proc.test": DnsName({"A": ["2.2.2.2"]})})
+        assert [a.address for a in resolver.resolve("proc.test")] == ["2.2.2.2"]
+        with pytest.raises(ValueError, match=r"world.dns\['bad.test'\]\['A'\]: 'nope'"):
+            server.world = World(dns={"bad.test": DnsName({"A": ["nope"]})})
+        assert [a.address for a in resolver.resolve("proc.test")] == ["2.2.2.2"]
+        assert server.queries == 4
+        child = server._process
+    assert child.returncode == 0
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = server.port
+
+
+def test_server_process_reports_a_bad_world_and_a_taken_port_in_the_caller():
+    with pytest.raises(ValueError, match=r"world.dns\['bad.test'\]"):
+        DnsServerProcess(World(dns={"bad.test": DnsName({"A": ["nope"]})}))
+    with DnsServer(World()) as taken, pytest.raises(OSError, match="in use"):
+        DnsServerProcess(World(), port=taken.port).start()
+
+
+def test_server_process_never_outlives_its_parent():
+    parent_script = textwrap.dedent(
+        """
+        import time
+        from icpscan.sandbox.dns_process import DnsServerProcess
+        from icpscan.sandbox.world import World
+        server = DnsServerProcess(World()).start()
+        print(server._process.pid, server.port, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_script], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        child_pid, port = map(int, parent.stdout.readline().split())
+        assert ask_port(port, "anything.test").rcode() == dns.rcode.NXDOMAIN
+    finally:
+        parent.kill()  # SIGKILL: no clean-up code runs in the parent
+        parent.wait()
+        parent.stdout.close()
+    # the child sees its stdin close and exits; it is our grandchild, so poll for it
+    for _ in range(100):
+        try:
+            state = Path(f"/proc/{child_pid}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            break  # exited and reaped
+        if state == "Z":
+            break  # exited; waiting for init to reap it
+        time.sleep(0.05)
+    else:
+        os.kill(child_pid, signal.SIGKILL)
+        pytest.fail("the DNS server process outlived its parent")
+
+
+def ask_port(port, name):
+    return dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=2)
