@@ -29,8 +29,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from icpscan.sandbox.dns import DnsServer
+from icpscan.sandbox.dns_cymru import CymruTables
 from icpscan.sandbox.dns_process import DnsServerProcess
-from icpscan.sandbox.dns_wire import Query, Rejection, parse_query
+from icpscan.sandbox.dns_wire import (
+    Query,
+    Rejection,
+    parse_query,
+    presentation_name,
+    wire_labels,
+)
 from icpscan.sandbox.dns_zone import MAX_CNAME_HOPS, Zone
 from icpscan.sandbox.world import (
     AsnInfo,
@@ -797,7 +804,8 @@ def test_server_process_never_outlives_its_parent():
     parent_script = textwrap.dedent(
         """
         import time
-        from icpscan.sandbox.dns_process import DnsServerProcess
+        from icpscan.sandbox.dns_cymru import CymruTables
+from icpscan.sandbox.dns_process import DnsServerProcess
         from icpscan.sandbox.world import World
         server = DnsServerProcess(World()).start()
         print(server._process.pid, server.port, flush=True)
@@ -830,3 +838,78 @@ def test_server_process_never_outlives_its_parent():
 
 def ask_port(port, name):
     return dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=2)
+
+
+# -- properties of the Cymru index and of answers to arbitrary names ----------------------------
+
+
+def covering_by_linear_scan(prefixes, address):
+    hits = [
+        (network, prefix)
+        for prefix in prefixes
+        if address in (network := ipaddress.ip_network(prefix.prefix, strict=False))
+    ]
+    hits.sort(key=lambda hit: -hit[0].prefixlen)  # stable: table order within one length
+    return [
+        f"{' '.join(map(str, p.asns))} | {n} | {p.country} | {p.registry} | {p.allocated}"
+        for n, p in hits
+    ]
+
+
+v4_prefixes = st.builds(
+    lambda address, length: AsnPrefix(
+        str(ipaddress.ip_network(f"{address}/{length}", strict=False)), (64500,), "CN", "apnic", ""
+    ),
+    st.ip_addresses(v=4),
+    st.integers(0, 32),
+)
+
+
+@given(prefixes=st.lists(v4_prefixes, max_size=30), address=st.ip_addresses(v=4))
+@settings(max_examples=300, deadline=None)
+def test_cymru_index_agrees_with_a_linear_scan(prefixes, address):
+    near = [  # prefixes around the address too, so there are hits to find
+        AsnPrefix(
+            str(ipaddress.ip_network(f"{address}/{n}", strict=False)), (n,), "CN", "apnic", ""
+        )
+        for n in (8, 20, 32)
+    ]
+    tables = CymruTables(prefixes + near, {})
+    expected = covering_by_linear_scan(prefixes + near, address)
+    assert tables.origin(address) == expected
+    name = ".".join(reversed(str(address).split("."))) + ".origin.asn.cymru.com"
+    assert tables.lookup(name) == expected
+
+
+@given(address=st.ip_addresses(v=6), keep=st.integers(1, 32))
+@settings(max_examples=300, deadline=None)
+def test_origin6_short_names_mean_trailing_zero_nibbles(address, keep):
+    nibbles = f"{int(address):032x}"
+    network = ipaddress.ip_network(f"{address}/{keep * 4}", strict=False)
+    tables = CymruTables([AsnPrefix(str(network), (1,), "CN", "apnic", "")], {})
+    short = ".".join(reversed(nibbles[:keep])) + ".origin6.asn.cymru.com"
+    full = ".".join(reversed(nibbles)) + ".origin6.asn.cymru.com"
+    assert tables.lookup(short) == tables.lookup(full) == [f"1 | {network} | CN | apnic | "]
+
+
+labels = st.lists(st.binary(min_size=1, max_size=20), min_size=0, max_size=6)
+
+
+@given(labels=labels)
+def test_presentation_names_map_back_to_the_same_labels(labels):
+    labels = tuple(label.lower() for label in labels)
+    assert wire_labels(presentation_name(labels)) == labels
+
+
+@given(labels=labels, rdtype=st.sampled_from([1, 2, 5, 6, 15, 16, 28, 255, 65280]))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_question_gets_a_well_formed_answer_to_that_question(server, labels, rdtype):
+    name = dns.name.Name([*labels, b""])
+    query = dns.message.make_query(name, rdtype, use_edns=False)
+    reply = server.respond(query.to_wire(), HOST, over_udp=False)
+    response = dns.message.from_wire(reply)
+    assert response.id == query.id
+    assert response.question == query.question
+    assert response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.SERVFAIL)

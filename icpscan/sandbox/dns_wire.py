@@ -214,6 +214,27 @@ def presentation_name(labels: Iterable[bytes]) -> str:
     return ".".join(parts)
 
 
+def wire_labels(name: str) -> tuple[bytes, ...]:
+    """The inverse of :func:`presentation_name`."""
+    if not name:
+        return ()
+    if "\\" not in name:
+        return tuple(label.encode("latin-1") for label in name.split("."))
+    labels: list[str] = []
+    current: list[str] = []
+    characters = iter(name)
+    for character in characters:
+        if character == "\\":
+            current.append(next(characters, ""))
+        elif character == ".":
+            labels.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    labels.append("".join(current))
+    return tuple(label.encode("latin-1") for label in labels)
+
+
 def parse_query(data: bytes) -> Query | Rejection | None:
     """Parse a query; None means "not worth an answer" (too short, or itself a response)."""
     if len(data) < _HEADER.size:

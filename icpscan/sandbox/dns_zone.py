@@ -26,7 +26,14 @@ import tldextract
 from dnslib import AAAA, CNAME, MX, NS, PTR, QTYPE, RR, SOA, TXT, A, DNSLabel
 
 from icpscan.sandbox.dns_cymru import CYMRU_APEX, STRUCTURAL_NAMES, CymruTables
-from icpscan.sandbox.dns_wire import NOERROR, NXDOMAIN, REFUSED, SERVFAIL, presentation_name
+from icpscan.sandbox.dns_wire import (
+    NOERROR,
+    NXDOMAIN,
+    REFUSED,
+    SERVFAIL,
+    presentation_name,
+    wire_labels,
+)
 from icpscan.sandbox.world import DnsFault, DnsName, World
 
 MAX_CNAME_HOPS = 16  # longer chains (and loops) end in SERVFAIL, as recursive resolvers do
@@ -122,12 +129,16 @@ def normalize_name(name: str) -> str:
     return text
 
 
-def _labels(name: str) -> tuple[bytes, ...]:
-    return tuple(label.encode("ascii") for label in name.split(".")) if name else ()
+_labels = wire_labels
 
 
 def _ancestors(name: str) -> Iterator[str]:
     """Proper ancestors of a name, nearest first, ending with the root ("")."""
+    if "\\" in name:  # a label holding an escaped dot: split on the real label boundaries
+        labels = wire_labels(name)
+        for start in range(1, len(labels) + 1):
+            yield presentation_name(labels[start:])
+        return
     while name:
         _, _, name = name.partition(".")
         yield name
