@@ -804,8 +804,7 @@ def test_server_process_never_outlives_its_parent():
     parent_script = textwrap.dedent(
         """
         import time
-        from icpscan.sandbox.dns_cymru import CymruTables
-from icpscan.sandbox.dns_process import DnsServerProcess
+        from icpscan.sandbox.dns_process import DnsServerProcess
         from icpscan.sandbox.world import World
         server = DnsServerProcess(World()).start()
         print(server._process.pid, server.port, flush=True)

@@ -399,10 +399,11 @@ def serve_forever(
     ready: Callable[[DnsServer], None] | None = None,
 ) -> None:
     """Serve ``world`` in the foreground until Ctrl-C; ``ready`` is told the bound address."""
-    with DnsServer(world, host, port) as server:
+    forever = threading.Event()
+    # ready() runs inside the suppress: a Ctrl-C sent as soon as it reports must still stop us
+    # cleanly, not escape as a traceback.
+    with DnsServer(world, host, port) as server, contextlib.suppress(KeyboardInterrupt):
         if ready is not None:
             ready(server)
-        forever = threading.Event()
-        with contextlib.suppress(KeyboardInterrupt):
-            while not forever.wait(3600):
-                pass
+        while not forever.wait(3600):
+            pass
