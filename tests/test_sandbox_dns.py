@@ -441,6 +441,12 @@ def test_client_subnet_in_a_view_gets_the_view_and_a_scope(server):
     assert (option.address, option.srclen, option.scopelen) == ("1.80.3.0", 24, 12)
 
 
+def test_scope_follows_each_queries_own_source_prefix(server):
+    # same address bytes, different prefix lengths: each gets its own scope
+    assert ask(server, "geo.example.cn", **ecs("8.8.0.0", 16)).options[0].scopelen == 16
+    assert ask(server, "geo.example.cn", **ecs("8.8.0.0", 15)).options[0].scopelen == 15
+
+
 def test_ipv6_client_subnet_selects_the_view_too(server):
     response = ask(server, "geo.example.cn", **ecs("2408:8000::", 32))
     assert texts(response.answer) == ["geo.example.cn. 60 IN A 39.156.66.10"]

@@ -221,7 +221,11 @@ class DnsServer:
         subnet = query.edns.client_subnet if query.edns is not None else None
         if subnet is not None and subnet.source_prefix == 0:
             subnet = None  # RFC 7871: prefix 0 asks us not to tailor the answer to the client
-        subnet_key = (subnet.family, subnet.address_bytes) if subnet is not None else None
+        subnet_key = (
+            (subnet.family, subnet.source_prefix, subnet.address_bytes)
+            if subnet is not None
+            else None
+        )
         key: Any = (query.name, query.qtype, subnet_key)
         prepared = served.cache.get(key)
         if prepared is _BY_SOURCE:
