@@ -5,6 +5,25 @@ them into the per-number verdicts (``numbers``) and applies ``docs/assessment-ru
 the findings, including the scan-wide rules. It is a second, independent statement of those
 rules (written from the document, not from the assessor's code), so a disagreement between
 the two is a bug in one of them.
+
+Conventions a comparison must know (each case carries an ``exercises`` tag naming it):
+
+* ``findings`` / ``findings_with_expected``: one code per finding (a code repeats when it fires
+  for two numbers), sorted; compare as multisets.
+* ``numbers``: sorted by (kind, number); ``valid`` is false for every placeholder (compare
+  ``valid`` only where ``placeholder`` is false). A PSB number shown without a province
+  character (``公安机关备案号：…``) is valid; 12- and 15-digit PSB numbers are valid (old forms).
+* Location: a PSB whose digits are only in the link's href (``numbers:psb_href_only``) is
+  ``attribute``; numbers only in an SPA config are ``script`` and not linked; only in
+  ``alt``/``title``/``<meta name="icp">`` are ``attribute``.
+* Reaching a page: https is tried before http, then ``www.`` when the apex has no address;
+  certificates are verified against the sandbox CA (a bad certificate is a failed attempt, so
+  ``http:cert_*_nofallback`` sites are unreachable); HTTP, meta-refresh and simple JavaScript
+  ``location`` redirects are followed (``final_url`` is where they end); 4xx/5xx pages count as
+  reached. ``http:oversized`` pages (~5 MB) put the footer first: a scanner that caps the body
+  and keeps the first part still reads the numbers (one that aborts reports UNREACHABLE).
+* ``region`` is decided from the addresses of the name that was fetched (the apex, or ``www.``
+  when the apex has none); ``region_mainland_vantage`` differs only for ``geodns`` sites.
 """
 
 from __future__ import annotations
