@@ -463,6 +463,11 @@ def test_responses_model_the_http_cases():
     assert chain["/zh-cn/index.html"].status == 200
     index, domain = by_tag["http:cert_expired_fallback"][0]
     assert sc.world.hosts[domain].cert.value == "expired"
+    # certificate errors are facts: the https page is read whatever the certificate says
+    assert sc.truth[domain].final_url == f"https://{domain}/"
+    assert sc.truth[domain].reachable
+    index, domain = by_tag["http:cert_stall_fallback"][0]
+    assert sc.world.hosts[domain].cert.value == "handshake_stall"
     assert sc.truth[domain].final_url == f"http://{domain}/"
     index, domain = by_tag["http:js_redirect"][0]
     js = sc.world.hosts[domain].https["/"].body_bytes()

@@ -909,6 +909,11 @@ class _SiteBuilder:
                 m.http = {"/": page("home")}
                 if other:
                     hosts[other].http = {"/": redirect(f"http://{main}/")}
+            if cert is not CertMode.HANDSHAKE_STALL:
+                # Certificate errors are facts to record, not reasons to skip the page: the
+                # crawler reads the https page whatever the certificate says.
+                final = f"https://{main}/"
+            elif fallback == "fallback":
                 final = f"http://{main}/"
             else:
                 final, reached, content_key = None, False, None

@@ -17,8 +17,9 @@ Conventions a comparison must know (each case carries an ``exercises`` tag namin
   ``attribute``; numbers only in an SPA config are ``script`` and not linked; only in
   ``alt``/``title``/``<meta name="icp">`` are ``attribute``.
 * Reaching a page: https is tried before http, then ``www.`` when the apex has no address;
-  certificates are verified against the sandbox CA (a bad certificate is a failed attempt, so
-  ``http:cert_*_nofallback`` sites are unreachable); HTTP, meta-refresh and simple JavaScript
+  certificate errors are recorded facts, not failures (an expired, self-signed or wrong-name
+  certificate still yields the https page), but a TLS handshake that never completes is a failed
+  attempt (``http:cert_stall_nofallback`` is unreachable); HTTP, meta-refresh and simple JavaScript
   ``location`` redirects are followed (``final_url`` is where they end); 4xx/5xx pages count as
   reached. ``http:oversized`` pages (~5 MB) put the footer first: a scanner that caps the body
   and keeps the first part still reads the numbers (one that aborts reports UNREACHABLE).
