@@ -449,10 +449,11 @@ def _check_unicode_label(label: str, shown: str | None = None) -> _Problem | Non
 
 def _check_bidi(labels: list[str]) -> _Problem | None:
     """RFC 5893: in a name with any right-to-left label, every label obeys the Bidi Rule."""
+    if not any(_has_rtl(label) for label in labels):
+        return None  # the Bidi Rule constrains only names with right-to-left labels
     try:
-        rtl = any(_has_rtl(label) for label in labels)
         for label in labels:
-            idna.check_bidi(label, check_ltr=rtl)
+            idna.check_bidi(label, check_ltr=True)
     except (ValueError, idna.IDNAError):
         return _Problem(
             "bad_idna",
@@ -512,7 +513,7 @@ def _printable(text: str, limit: int = RAW_LIMIT) -> str:
 
 def _escape_char(char: str) -> str:
     code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte kept by surrogateescape
+    if 0xDC00 <= code <= 0xDCFF:  # an undecodable byte kept as a lone surrogate
         return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFF:
         return f"\\x{code:02x}"
@@ -535,7 +536,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Line:
     number: int
     text: str  # without the line end; for problems, the (escaped-later) text we have
@@ -570,6 +571,18 @@ class _PrefixedStream(io.RawIOBase):
     def close(self) -> None:
         # The rest belongs to whoever opened it (stdin, the caller, or TargetReader).
         super().close()
+
+
+def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Like ``surrogateescape``, but for every byte (UTF-16/32 can fail on ASCII-range bytes)."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(chr(0xDC00 + byte) for byte in bad), error.end
+
+
+_ESCAPE_ERRORS = "icpscan.targets.escape"
+codecs.register_error(_ESCAPE_ERRORS, _escape_undecodable)
 
 
 def _read_block(stream: IO[bytes], size: int) -> bytes:
@@ -666,6 +679,9 @@ def _stream_lines(stream: IO[str], gb18030_fallback: bool, first_line: int = 1) 
                 if not more or more.endswith(("\n", "\r")):
                     break
             yield _Line(number, text, _LINE_TOO_LONG)
+            continue
+        if text.isascii():
+            yield _Line(number, text)
             continue
         if number == 1 and text.startswith("\ufeff"):
             text = text[1:]
@@ -871,86 +887,85 @@ def _column_list(fields: list[str]) -> str:
     return shown + (f", … ({len(fields)} in all)" if len(fields) > 20 else "")
 
 
-class _RunawayRecord(Exception):
-    """A quoted field kept going for more than MAX_CSV_RECORD_LINES lines."""
+class _BrokenRecord(Exception):
+    """A quoted field ran past MAX_CSV_RECORD_LINES lines, or into an undecodable line."""
 
 
-class _CsvFeeder:
-    """Feeds decoded lines to ``csv.reader`` and remembers which lines the record used.
-
-    Blank and ``#`` lines between records are skipped; problem lines (undecodable, over-long)
-    become empty records so they can be reported in order; lines swallowed by an unterminated
-    quote are pushed back and read again.
-    """
+class _LineQueue:
+    """Lines with push-back: lines swallowed by a broken quote are read again."""
 
     def __init__(self, lines: Iterator[_Line]) -> None:
         self._lines = lines
         self._pushed_back: collections.deque[_Line] = collections.deque()
-        self.record: list[_Line] = []
 
-    def __iter__(self) -> _CsvFeeder:
+    def __iter__(self) -> _LineQueue:
         return self
 
-    def __next__(self) -> str:
+    def __next__(self) -> _Line:
+        return self._pushed_back.popleft() if self._pushed_back else next(self._lines)
+
+    def push_back(self, lines: list[_Line]) -> None:
+        self._pushed_back.extendleft(reversed(lines))
+
+
+def _quoted_record(
+    first: _Line, queue: _LineQueue, delimiter: str
+) -> tuple[list[str] | None, list[_Line]]:
+    """Parse a record with quotes (which may span lines) with ``csv``; None if it is broken."""
+    record = [first]
+
+    def feed() -> Iterator[str]:
+        yield first.text + "\n"
         while True:
-            line = self._pushed_back.popleft() if self._pushed_back else next(self._lines)
-            if not self.record:
-                if line.problem:
-                    self.record.append(line)
-                    return ""
-                stripped = line.text.strip()
-                if not stripped or stripped[0] == "#":
-                    continue
-            elif len(self.record) >= MAX_CSV_RECORD_LINES:
-                self._pushed_back.appendleft(line)
-                raise _RunawayRecord
-            self.record.append(line)
-            return "" if line.problem else line.text + "\n"
+            if len(record) >= MAX_CSV_RECORD_LINES:
+                raise _BrokenRecord
+            line = next(queue, None)
+            if line is None:
+                return
+            record.append(line)
+            if line.problem:
+                raise _BrokenRecord
+            yield line.text + "\n"
 
-    def start_record(self) -> None:
-        self.record = []
-
-    def push_back_continuation(self) -> None:
-        """Read the lines after a broken record's first line again, as records of their own."""
-        self._pushed_back.extendleft(reversed(self.record[1:]))
+    try:
+        row = next(csv.reader(feed(), delimiter=delimiter, strict=True), None)
+    except (csv.Error, _BrokenRecord):
+        row = None
+    return row, record
 
 
 def _csv_targets(
     lines: Iterator[_Line], layout: _CsvLayout, skip_header: bool
 ) -> Iterator[Target | InvalidLine]:
-    feeder = _CsvFeeder(lines)
-    reader = csv.reader(feeder, delimiter=layout.delimiter, strict=True)
+    """Rows without quotes (nearly all) are split directly; quoted ones go through ``csv``."""
+    queue = _LineQueue(lines)
+    delimiter = layout.delimiter
     header_pending = skip_header
-    while True:
-        feeder.start_record()
-        try:
-            row = next(reader)
-        except StopIteration:
-            if not feeder.record:
-                return
-            row = None  # csv gives up quietly on some endings; treat like an error
-        except (_RunawayRecord, csv.Error):
-            row = None
-        record = feeder.record
-        if not record:
-            return
-        first = record[0]
-        if row is None:
-            feeder.push_back_continuation()
-            yield InvalidLine(
-                first.number,
-                _printable(_redact_credentials(first.text.strip())),
-                "bad_csv_row",
-                "the row has an unterminated or misplaced quote",
-            )
+    for line in queue:
+        if line.problem:
+            yield _invalid(line)
             continue
-        if first.problem:
-            yield _invalid(first)
+        text = line.text
+        stripped = text.strip()
+        if not stripped or stripped[0] == "#":
             continue
+        if '"' in text or "\r" in text:
+            row, record = _quoted_record(line, queue, delimiter)
+            if row is None:
+                queue.push_back(record[1:])
+                yield InvalidLine(
+                    line.number,
+                    _printable(_redact_credentials(stripped)),
+                    "bad_csv_row",
+                    "the row has an unterminated or misplaced quote",
+                )
+                continue
+        else:
+            row = text.split(delimiter)
         if header_pending:
             header_pending = False
             continue
-        yield _csv_row_target(row, first, layout)
+        yield _csv_row_target(row, line, layout)
 
 
 def _csv_row_target(row: list[str], first: _Line, layout: _CsvLayout) -> Target | InvalidLine:
@@ -1023,7 +1038,7 @@ class TargetReader(Iterator["Target | InvalidLine"]):
             return _stream_lines(stdin, gb18030_fallback=False)
         if isinstance(source, str | os.PathLike):
             path = Path(source)
-            self.name = _printable(str(path), 200)
+            self.name = _printable(str(path), 1024)
             self._owned = self._open_file(path)
             return self._binary_lines(self._owned)
         if isinstance(source, io.TextIOBase) or isinstance(getattr(source, "encoding", None), str):
@@ -1045,6 +1060,10 @@ class TargetReader(Iterator["Target | InvalidLine"]):
             raise InputFileError(f"cannot read {self.name}: permission denied") from None
         except OSError as error:
             raise InputFileError(f"cannot read {self.name}: {error.strerror or error}") from None
+        except ValueError:  # an embedded NUL: no such file can exist
+            raise InputFileError(
+                f"cannot read {self.name}: the path contains a NUL character"
+            ) from None
 
     def _binary_lines(self, stream: IO[bytes]) -> Iterator[_Line]:
         try:
@@ -1055,7 +1074,7 @@ class TargetReader(Iterator["Target | InvalidLine"]):
         text = io.TextIOWrapper(
             io.BufferedReader(_PrefixedStream(sample, stream), 65_536),
             encoding=encoding,
-            errors="surrogateescape",
+            errors="surrogateescape" if fallback else _ESCAPE_ERRORS,
             newline=None,
         )
         return _stream_lines(text, fallback)
