@@ -709,6 +709,7 @@ def _write(tmp_path, data: bytes, name="input.csv") -> Path:
         ("name,site,url", "url"),  # a URL column beats a "site" column
         ("host,domain", "domain"),
         ("DOMAIN_NAME,owner", "DOMAIN_NAME"),
+        ("主办单位名称,网站备案号,网站名称,网站首页网址", "网站首页网址"),  # MIIT export
     ],
 )
 def test_csv_header_detection(tmp_path, header, column):
@@ -870,6 +871,61 @@ def test_forced_csv_with_a_single_column(tmp_path):
         T("example.com", 1, "example.com"),
         T("example.org", 2, "example.org"),
     ]
+
+
+def test_single_column_csv_keeps_commas_in_urls(tmp_path):
+    data = b"url\nhttps://example.com/?a=1,2\nexample.org\n"
+    assert read_bytes(tmp_path, data) == [
+        T("example.com", 2, "https://example.com/?a=1,2"),
+        T("example.org", 3, "example.org"),
+    ]
+
+
+def test_a_column_in_a_text_list_is_an_input_error(tmp_path):
+    path = _write(tmp_path, b"example.com\n", "list.txt")
+    with pytest.raises(InputFileError) as error:
+        read_targets(path, column="1", input_format="text")
+    assert str(error.value) == "a column can only be chosen in CSV input, not in a text list"
+
+
+def test_read_errors_become_input_errors():
+    class FailingStream(io.RawIOBase):
+        """Serves some blocks of good lines, then the disk fails."""
+
+        def __init__(self):
+            self.calls = 0
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            self.calls += 1
+            if self.calls > 5:
+                raise OSError(5, "Input/output error")
+            data = b"example.com\n" * (len(buffer) // 12)
+            buffer[: len(data)] = data
+            return len(data)
+
+    read = []
+    with pytest.raises(InputFileError) as error:
+        for target in read_targets(FailingStream()):
+            read.append(target)
+    assert len(read) > 1000  # what was read before the failure was delivered
+    assert str(error.value) == "cannot read the input: Input/output error"
+
+    undecodable = io.TextIOWrapper(io.BytesIO(b"example.com\n\xff\n"), encoding="ascii")
+    with pytest.raises(InputFileError) as error:
+        list(read_targets(undecodable))
+    assert str(error.value) == "cannot decode the input: ordinal not in range(128)"
+
+
+def test_forced_csv_needs_a_readable_first_line(tmp_path):
+    path = _write(tmp_path, b"\xff\xff\nexample.com\n")
+    with pytest.raises(InputFileError) as error:
+        read_targets(path, input_format="csv")
+    assert str(error.value) == (
+        f"{path}: the first line is not UTF-8 or GB18030 text, so the CSV header cannot be read"
+    )
 
 
 def test_an_unknown_format_is_a_programming_error(tmp_path):

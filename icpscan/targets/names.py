@@ -103,7 +103,7 @@ def _host_of(entry: str) -> str | Problem:
         if start or at >= 0 or colon:
             return Problem("bad_url", "the URL has no host name")
         return Problem("empty_label", "the entry has no host name")
-    if "%" in host:
+    if "%" in host and len(host) <= _MAX_HOST_CHARS:  # longer hosts fail as too_long anyway
         try:
             host = unquote(host, errors="strict")
         except UnicodeDecodeError:

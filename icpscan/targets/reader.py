@@ -72,8 +72,10 @@ class TargetReader(Iterator["Target | InvalidLine"]):
         try:
             lines = self._open(source)
             self._iterator = self._targets(lines, column, input_format)
-        except BaseException:
+        except BaseException as error:
             self.close()
+            if isinstance(error, OSError | UnicodeDecodeError):
+                raise _read_error(self.name, error) from None
             raise
 
     def _open(self, source: TargetSource) -> Iterator[Line]:
@@ -118,7 +120,9 @@ class TargetReader(Iterator["Target | InvalidLine"]):
     def _targets(
         self, lines: Iterator[Line], column: str | None, input_format: InputFormat
     ) -> Iterator[Target | InvalidLine]:
-        if input_format == "text" and column is None:
+        if input_format == "text":
+            if column is not None:
+                raise InputFileError("a column can only be chosen in CSV input, not in a text list")
             return _text_targets(lines)
         # Look at the first significant line (blank and comment lines say nothing).
         ahead: list[Line] = []
@@ -134,7 +138,10 @@ class TargetReader(Iterator["Target | InvalidLine"]):
             if input_format == "csv" or column is not None:
                 if first is None:
                     return iter(())
-                raise InputFileError(f"{self.name}: the first row is not text, so no header")
+                raise InputFileError(
+                    f"{self.name}: the first line is not UTF-8 or GB18030 text, "
+                    "so the CSV header cannot be read"
+                )
             return _text_targets(replay)
         forced = input_format == "csv" or column is not None
         layout = detect_csv(first.text.strip(), column, forced, self.name)
@@ -155,12 +162,9 @@ class TargetReader(Iterator["Target | InvalidLine"]):
         except StopIteration:
             self.close()
             raise
-        except OSError as error:
+        except (OSError, UnicodeDecodeError) as error:
             self.close()
-            raise InputFileError(f"cannot read {self.name}: {error.strerror or error}") from None
-        except UnicodeDecodeError as error:
-            self.close()
-            raise InputFileError(f"cannot decode {self.name}: {error.reason}") from None
+            raise _read_error(self.name, error) from None
 
     def close(self) -> None:
         """Release the file this reader opened (never stdin or a caller's stream)."""
@@ -176,6 +180,12 @@ class TargetReader(Iterator["Target | InvalidLine"]):
 
     def __del__(self) -> None:
         self.close()
+
+
+def _read_error(name: str, error: OSError | UnicodeDecodeError) -> InputFileError:
+    if isinstance(error, UnicodeDecodeError):
+        return InputFileError(f"cannot decode {name}: {error.reason}")
+    return InputFileError(f"cannot read {name}: {error.strerror or error}")
 
 
 def _chain(ahead: list[Line], rest: Iterator[Line]) -> Iterator[Line]:

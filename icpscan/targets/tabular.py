@@ -28,7 +28,11 @@ _DOMAIN_HEADERS: tuple[str, ...] = (
     "主机名",
     "url",
     "网址",
+    "网站首页网址",  # the MIIT filing record export
+    "首页网址",
     "网站地址",
+    "网站首页地址",
+    "首页地址",
     "siteurl",
     "websiteurl",
     "homepage",
@@ -207,6 +211,8 @@ def csv_targets(
                     "the row has an unterminated or misplaced quote",
                 )
                 continue
+        elif layout.width == 1:
+            row = [text]  # one column: a comma in an unquoted URL is part of it
         else:
             row = text.split(delimiter)
         if header_pending:
