@@ -861,8 +861,18 @@ def test_csv_without_a_domain_column(tmp_path):
         f"{path} has no domain column: the first row has columns 'name', 'owner'; "
         "name one (by header or 1-based number)"
     )
-    # Detected automatically, the same file is just a text list with bad lines.
-    assert [r.reason for r in read_targets(path)] == ["bad_characters", "bad_characters"]
+    # A .csv file is CSV even when not forced; the same lines in a .txt are a text list.
+    with pytest.raises(InputFileError, match="has no domain column"):
+        read_targets(path)
+    text = _write(tmp_path, b"name,owner\nfoo,bar\n", "list.txt")
+    assert [r.reason for r in read_targets(text)] == ["bad_characters", "bad_characters"]
+
+
+def test_a_csv_file_without_header_is_read_as_one_column(tmp_path):
+    path = _write(tmp_path, b"# exported\nexample.com\nexample.org\n", "sites.CSV")
+    reader = read_targets(path)
+    assert list(reader) == [T("example.com", 2, "example.com"), T("example.org", 3, "example.org")]
+    assert (reader.format, reader.column_index, reader.column_name) == ("csv", 1, None)
 
 
 def test_forced_csv_with_a_single_column(tmp_path):

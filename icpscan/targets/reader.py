@@ -69,8 +69,16 @@ class TargetReader(Iterator["Target | InvalidLine"]):
         self.column_name: str | None = None
         self.column_index: int | None = None  # 1-based
         self.delimiter: str | None = None
+        # A file named .csv/.tsv is CSV even without a recognisable header: a wrong column
+        # then gets a clear error instead of a text list where every line is invalid.
+        named_csv = isinstance(source, str | os.PathLike) and Path(source).suffix.lower() in (
+            ".csv",
+            ".tsv",
+        )
         try:
             lines = self._open(source)
+            if input_format == "auto" and named_csv:
+                input_format = "csv"
             self._iterator = self._targets(lines, column, input_format)
         except BaseException as error:
             self.close()
