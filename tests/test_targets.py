@@ -74,6 +74,8 @@ VALID = [
     ("Ⅻ.com", "xii.com", "xii.com"),  # compatibility mapping
     ("qq音乐.cn", "xn--qq-r12c3310a.cn", "qq音乐.cn"),  # Latin + Han is ordinary
     ("مثال.إختبار", "xn--mgbh0fb.xn--kgbechtv", "مثال.إختبار"),
+    ("xn--mgbh0fb.xn--kgbechtv", "xn--mgbh0fb.xn--kgbechtv", "مثال.إختبار"),
+    ("https://xn--fiqs8s.xn--fiqz9s/", "xn--fiqs8s.xn--fiqz9s", "中国.中國"),
     # Mixed Latin/Cyrillic look-alike: a valid IDN, but shown as punycode, never as "paypal".
     ("pаypal.com", "xn--pypal-4ve.com", "xn--pypal-4ve.com"),
     ("ωmega.com", "xn--mega-fpd.com", "xn--mega-fpd.com"),
@@ -318,6 +320,11 @@ INVALID = [
         "ab\u200dcd.com",
         "bad_idna",
         "the label 'ab\\u200dcd' has a zero-width joiner where IDNA does not allow one",
+    ),
+    (
+        "xn--a-0hc.com",  # the same name as punycode: checked the same way
+        "bad_idna",
+        "the name mixes right-to-left and left-to-right text in a way IDNA does not allow",
     ),
     (
         "aא.com",

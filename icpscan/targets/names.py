@@ -56,12 +56,10 @@ def parse_target(text: str, *, line: int = 0) -> Target | InvalidLine:
     (command-line arguments). Never raises for any string.
     """
     entry = text.strip()
-    lowered = entry.lower()
-    if _FAST_NAME.fullmatch(lowered) and "xn--" not in lowered:
-        domain = lowered[:-1] if lowered.endswith(".") else lowered
-        if len(domain) <= MAX_DOMAIN_OCTETS:
-            raw = entry if len(entry) <= RAW_LIMIT else printable(entry)
-            return Target(domain, domain, line, raw)
+    fast = _fast_name(entry.lower())
+    if fast is not None:
+        raw = entry if len(entry) <= RAW_LIMIT else printable(entry)
+        return Target(fast[0], fast[1], line, raw)
     result = _parse_slow(entry)
     raw = printable(redact_credentials(entry))
     if isinstance(result, Problem):
@@ -70,13 +68,38 @@ def parse_target(text: str, *, line: int = 0) -> Target | InvalidLine:
     return Target(domain, display, line, raw)
 
 
+def _fast_name(lowered: str) -> tuple[str, str] | None:
+    """(domain, display) for a lower-cased plain ASCII host name, or None to take the long way.
+
+    Plain LDH names (the overwhelming majority) need one regex; ``xn--`` labels are checked
+    with the per-label cache; names with right-to-left labels go the long way (bidi rule).
+    """
+    if not _FAST_NAME.fullmatch(lowered):
+        return None
+    domain = lowered[:-1] if lowered.endswith(".") else lowered
+    if len(domain) > MAX_DOMAIN_OCTETS:
+        return None
+    if "xn--" not in domain:
+        return domain, domain
+    shown = []
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            decoded = _decode_alabel(label)
+            if isinstance(decoded, Problem) or _has_rtl(decoded):
+                return None
+            label = _display_label(decoded, label)
+        shown.append(label)
+    return domain, ".".join(shown)
+
+
 def _parse_slow(entry: str) -> tuple[str, str] | Problem:
     if not entry:
         return Problem("empty_label", "the entry is empty")
     host = _host_of(entry)
     if isinstance(host, Problem):
         return host
-    return _normalise_host(host)
+    fast = _fast_name(host.lower()) if host.isascii() else None
+    return fast if fast is not None else _normalise_host(host)
 
 
 def _host_of(entry: str) -> str | Problem:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -46,9 +47,12 @@ def _text_targets(lines: Iterator[Line]) -> Iterator[Target | InvalidLine]:
         if line.problem:
             yield invalid_line(line)
             continue
-        entry = _entry_of(line.text)
-        if entry:
-            yield parse_target(entry, line=line.number)
+        entry = line.text.strip()
+        if not entry or entry[0] == "#":
+            continue
+        if "#" in entry:
+            entry = _entry_of(entry)
+        yield parse_target(entry, line=line.number)
 
 
 class TargetReader(Iterator["Target | InvalidLine"]):
@@ -141,7 +145,7 @@ class TargetReader(Iterator["Target | InvalidLine"]):
                 first = line
                 break
             ahead.clear()  # blank/comment lines produce nothing; no need to keep them
-        replay = _chain(ahead, lines)
+        replay = itertools.chain(ahead, lines)
         if first is None or first.problem:
             if input_format == "csv" or column is not None:
                 if first is None:
@@ -194,11 +198,6 @@ def _read_error(name: str, error: OSError | UnicodeDecodeError) -> InputFileErro
     if isinstance(error, UnicodeDecodeError):
         return InputFileError(f"cannot decode {name}: {error.reason}")
     return InputFileError(f"cannot read {name}: {error.strerror or error}")
-
-
-def _chain(ahead: list[Line], rest: Iterator[Line]) -> Iterator[Line]:
-    yield from ahead
-    yield from rest
 
 
 def read_targets(
