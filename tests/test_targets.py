@@ -327,6 +327,11 @@ INVALID = [
         "the name mixes right-to-left and left-to-right text in a way IDNA does not allow",
     ),
     (
+        "0.א",  # UTS #46: in a name with a right-to-left label, every label obeys the Bidi Rule
+        "bad_idna",
+        "the name mixes right-to-left and left-to-right text in a way IDNA does not allow",
+    ),
+    (
         "aא.com",
         "bad_idna",
         "the name mixes right-to-left and left-to-right text in a way IDNA does not allow",

@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import re
 import string
+import unicodedata
 from pathlib import Path
 
+import idna
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -45,7 +47,17 @@ INTERESTING = (
     + "❤☃😀ⅫＡｂ１＊"
     + "\x00\x1b\x7f\u202e\ud800"
 )
+# Mostly plausible names (letters of several scripts, digits, hyphens, dots of every width), so
+# that many examples are valid and the "valid" properties are exercised, not just rejections.
+NAME_CHARS = string.ascii_letters + string.digits + "-" + "例子中国网公司ßςΣσаеоÜéñαβｅＸ１"
+name_text = st.builds(
+    lambda labels, dot, root: dot.join(labels) + root,
+    st.lists(st.text(alphabet=NAME_CHARS, min_size=1, max_size=12), min_size=2, max_size=4),
+    st.sampled_from([".", "。", "．"]),
+    st.sampled_from(["", "."]),
+)
 entry_text = st.one_of(
+    name_text,
     st.text(),
     st.text(alphabet=INTERESTING, max_size=40),
     st.lists(st.text(alphabet=INTERESTING, min_size=1, max_size=12), min_size=1, max_size=5).map(
@@ -104,6 +116,31 @@ def assert_result(result: Target | InvalidLine) -> None:
 @example("١.com")
 def test_parse_target_never_raises_and_targets_are_host_names(text):
     assert_result(parse_target(text))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(entry_text)
+@example("例子。中国")
+@example("BÜCHER.de.")
+@example("xn--fiqs8s.xn--fiqz9s")
+@example("0。א")
+def test_agrees_with_the_idna_package_wherever_it_accepts_a_name(text):
+    """idna (IDNA 2008 + UTS #46) is stricter than browsers; where it accepts, we agree."""
+    try:
+        expected = idna.encode(text.strip(), uts46=True, std3_rules=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return
+    expected = expected.removesuffix(".")
+    labels = expected.split(".")
+    if len(labels) < 2 or labels[-1].isdigit() or re.fullmatch("0x[0-9a-f]*", labels[-1]):
+        return  # single labels and IPv4-looking names are not domains to icpscan
+    if any(unicodedata.bidirectional(char) in ("R", "AL", "AN") for char in text):
+        # idna checks the Bidi Rule only inside right-to-left labels; UTS #46 (and we) check
+        # every label of a name that has one, so "0.א" is refused by us and not by idna.
+        return
+    result = parse_target(text)
+    assert isinstance(result, Target), result
+    assert result.domain == expected
 
 
 @settings(max_examples=300, deadline=None)
