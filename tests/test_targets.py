@@ -888,10 +888,11 @@ def test_a_csv_file_without_header_is_read_as_one_column(tmp_path):
 
 
 def test_forced_csv_with_a_single_column(tmp_path):
-    path = _write(tmp_path, b'example.com\n"example.org"\n')
+    path = _write(tmp_path, b'example.com\n"example.org"\nhttps://example.net/?q=a,b\n', "l.txt")
     assert list(read_targets(path, input_format="csv")) == [
         T("example.com", 1, "example.com"),
         T("example.org", 2, "example.org"),
+        T("example.net", 3, "https://example.net/?q=a,b"),
     ]
 
 

@@ -36,8 +36,12 @@ class Line:
     problem: Problem | None = None
 
 
-class PrefixedStream(io.RawIOBase):
-    """The sniffed first block followed by the rest of a binary stream we must not re-read."""
+class _PrefixedStream(io.RawIOBase):
+    """The sniffed first block followed by the rest of a binary stream we must not re-read.
+
+    Closing it leaves the rest open: that belongs to whoever opened it (stdin, the caller, or
+    the reader).
+    """
 
     def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
         super().__init__()
@@ -61,10 +65,6 @@ class PrefixedStream(io.RawIOBase):
         buffer[:count] = data
         return count
 
-    def close(self) -> None:
-        # The rest belongs to whoever opened it (stdin, the caller, or TargetReader).
-        super().close()
-
 
 def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
     """Like ``surrogateescape``, but for every byte (UTF-16/32 can fail on ASCII-range bytes)."""
@@ -74,12 +74,12 @@ def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
     return "".join(chr(0xDC00 + byte) for byte in bad), error.end
 
 
-ESCAPE_ERRORS = "icpscan.targets.escape"
+_ESCAPE_ERRORS = "icpscan.targets.escape"
 
-codecs.register_error(ESCAPE_ERRORS, _escape_undecodable)
+codecs.register_error(_ESCAPE_ERRORS, _escape_undecodable)
 
 
-def read_block(stream: IO[bytes], size: int) -> bytes:
+def _read_block(stream: IO[bytes], size: int) -> bytes:
     chunks: list[bytes] = []
     remaining = size
     while remaining > 0:
@@ -93,7 +93,7 @@ def read_block(stream: IO[bytes], size: int) -> bytes:
     return b"".join(chunks)
 
 
-def sniff_encoding(sample: bytes, at_eof: bool, name: str) -> tuple[str, bool]:
+def _sniff_encoding(sample: bytes, at_eof: bool, name: str) -> tuple[str, bool]:
     """The stream's encoding and whether a line may fall back to GB18030; raises if binary."""
     for bom, encoding in _BOMS:
         if sample.startswith(bom):
@@ -154,10 +154,10 @@ def _binary_share(sample: bytes, at_eof: bool) -> float:
     return suspicious / len(sample)
 
 
-def stream_lines(stream: IO[str], gb18030_fallback: bool, first_line: int = 1) -> Iterator[Line]:
+def stream_lines(stream: IO[str], gb18030_fallback: bool) -> Iterator[Line]:
     """Lines of a text stream, each decoded, capped in length and numbered from 1."""
     readline = stream.readline
-    number = first_line - 1
+    number = 0
     while True:
         text = readline(MAX_LINE_CHARS)
         if not text:
@@ -236,14 +236,14 @@ def invalid_line(line: Line) -> InvalidLine:
 def binary_lines(stream: IO[bytes], name: str) -> Iterator[Line]:
     """Decoded lines of a binary stream; raises InputFileError if it is not text at all."""
     try:
-        sample = read_block(stream, SNIFF_BYTES)
+        sample = _read_block(stream, SNIFF_BYTES)
     except OSError as error:
         raise InputFileError(f"cannot read {name}: {error.strerror or error}") from None
-    encoding, fallback = sniff_encoding(sample, len(sample) < SNIFF_BYTES, name)
+    encoding, fallback = _sniff_encoding(sample, len(sample) < SNIFF_BYTES, name)
     text = io.TextIOWrapper(
-        io.BufferedReader(PrefixedStream(sample, stream), 65_536),
+        io.BufferedReader(_PrefixedStream(sample, stream), 65_536),
         encoding=encoding,
-        errors="surrogateescape" if fallback else ESCAPE_ERRORS,
+        errors="surrogateescape" if fallback else _ESCAPE_ERRORS,
         newline=None,
     )
     return stream_lines(text, fallback)

@@ -54,7 +54,7 @@ class CsvLayout:
     delimiter: str
     column: int  # 0-based
     column_name: str | None  # None when the file has no header
-    width: int | None  # fields per row (header width, or the first row's when headerless)
+    width: int  # fields per row (the header's, or the first row's when there is no header)
 
 
 def _csv_fields(text: str, delimiter: str) -> list[str]:
@@ -115,7 +115,7 @@ def detect_csv(first: str, column: str | None, forced: bool, name: str) -> CsvLa
     if not forced:
         return None
     if len(fields) == 1:
-        return CsvLayout(delimiter, 0, None, None)
+        return CsvLayout(delimiter, 0, None, 1)
     raise InputFileError(
         f"{name} has no domain column: the first row has columns {_column_list(fields)}; "
         "name one (by header or 1-based number)"
@@ -222,7 +222,7 @@ def csv_targets(
 
 
 def _csv_row_target(row: list[str], first: Line, layout: CsvLayout) -> Target | InvalidLine:
-    if layout.width is not None and len(row) != layout.width:
+    if len(row) != layout.width:
         expected = "the header has" if layout.column_name is not None else "the first row has"
         return InvalidLine(
             first.number,
