@@ -338,6 +338,8 @@ INVALID = [
     ),
     ("http://", "bad_url", "the URL has no host name"),
     ("http://:80/", "bad_url", "the URL has no host name"),
+    ("/index.html", "bad_url", "the URL has no host name"),
+    ("?from=list", "bad_url", "the URL has no host name"),
     ("example.com:abc", "bad_url", "the port 'abc' is not a number between 0 and 65535"),
     ("example.com:70000", "bad_url", "the port '70000' is not a number between 0 and 65535"),
     ("[::1", "bad_url", "'[' opens an IPv6 address that is never closed"),

@@ -123,9 +123,7 @@ def _host_of(entry: str) -> str | Problem:
     if colon and port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
         return Problem("bad_url", f"the port {quote(port, 20)} is not a number between 0 and 65535")
     if not host:
-        if start or at >= 0 or colon:
-            return Problem("bad_url", "the URL has no host name")
-        return Problem("empty_label", "the entry has no host name")
+        return Problem("bad_url", "the URL has no host name")
     if "%" in host and len(host) <= _MAX_HOST_CHARS:  # longer hosts fail as too_long anyway
         try:
             host = unquote(host, errors="strict")
