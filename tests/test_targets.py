@@ -158,6 +158,15 @@ def test_credentials_are_redacted_from_raw():
     )
 
 
+def test_credentials_are_redacted_from_csv_rows_that_do_not_parse(tmp_path):
+    # Found by the property test: an unquoted comma in the password splits the row.
+    data = b"rank,url\n1,http://:S3CR3T,@\n2,https://user:S3CR3T@example.com/\n"
+    assert read_bytes(tmp_path, data) == [
+        InvalidLine(2, "1,http://***@", "bad_csv_row", "the row has 3 fields but the header has 2"),
+        T("example.com", 3, "https://***@example.com/"),
+    ]
+
+
 def test_raw_escapes_control_characters_and_is_truncated():
     result = parse_target("https://example.com/\x1b[31mred\x07")
     assert result == T("example.com", 0, "https://example.com/\\x1b[31mred\\x07")

@@ -143,6 +143,30 @@ def test_agrees_with_the_idna_package_wherever_it_accepts_a_name(text):
     assert result.domain == expected
 
 
+credential_urls = st.builds(
+    lambda scheme, user, secret, host, rest: f"{scheme}{user}:S3CR3T{secret}@{host}{rest}",
+    st.sampled_from(["http://", "https://", "ftp://", "//", "", "HTTPS://"]),
+    st.text(alphabet=string.ascii_letters + string.digits + "._~-", max_size=8),
+    st.text(alphabet=string.ascii_letters + string.digits + "!$&'()*+,;=:-._~%", max_size=12),
+    st.one_of(name_text, st.text(alphabet=INTERESTING.replace("@", ""), max_size=20)),
+    st.sampled_from(["", "/", ":8080/x?y#z", ":bad", "/a@b"]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(credential_urls, st.sampled_from(["text", "csv"]))
+def test_passwords_never_reach_raw_or_messages(url, shape):
+    results = [parse_target(url)]
+    data = (url if shape == "text" else f"rank,url\n1,{url}").encode("utf-8", "surrogatepass")
+    results += _drain(io.BytesIO(data))
+    for result in results:
+        assert "S3CR3T" not in result.raw
+        if isinstance(result, InvalidLine):
+            assert "S3CR3T" not in result.message
+        else:
+            assert "S3CR3T" not in result.domain + result.display
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(

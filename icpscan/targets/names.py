@@ -145,15 +145,19 @@ def _authority_span(entry: str) -> tuple[int, int]:
     return start, end_match.start() if end_match else len(entry)
 
 
-def redact_credentials(entry: str) -> str:
-    """``https://user:secret@host/`` -> ``https://***@host/``: raw text is logged and stored."""
-    if "@" not in entry:
-        return entry
-    start, end = _authority_span(entry)
-    at = entry.rfind("@", start, end)
-    if at < 0:
-        return entry
-    return f"{entry[:start]}***{entry[at:]}"
+# The userinfo of every authority in a text (at its start, or after any "//"), up to the last
+# "@" before the path. Runs stop at "/", so the scan stays linear.
+_CREDENTIALS = re.compile(r"(^|//)[^/?#\\\s]*@")
+
+
+def redact_credentials(text: str) -> str:
+    """``https://user:secret@host/`` -> ``https://***@host/``: raw text is logged and stored.
+
+    Works on any text (a URL, a CSV row, an undecodable line), not only on entries that parse.
+    """
+    if "@" not in text:
+        return text
+    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 def _normalise_host(host: str) -> tuple[str, str] | Problem:
