@@ -809,8 +809,9 @@ def test_serve_forever_returns_when_stopped_from_another_thread():
     thread.start()
     assert _wait_for(lambda: farm.running)
     farm.stop()
-    thread.join(5)
+    thread.join(30)
     assert not thread.is_alive()
+    assert not farm.running
 
 
 def test_a_client_flooding_requests_behind_a_slow_response_is_cut_off(farm):

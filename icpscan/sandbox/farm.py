@@ -132,6 +132,7 @@ class Farm:
         self._refusing: socket.socket | None = None
         self._tarpit_held: dict[_Tarpit, None] = {}
         self._stopped = threading.Event()
+        self._ready = threading.Event()  # set once the loop serves: `running` means serving
 
     # -- the served world and figures --
 
@@ -150,7 +151,7 @@ class Farm:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._ready.is_set() and self._thread is not None and self._thread.is_alive()
 
     # -- lifecycle --
 
@@ -171,6 +172,7 @@ class Farm:
             self._thread.join()
             self._release()
             raise failure[0]
+        self._ready.set()
         log.info(
             "farm serving %d hosts: http %s:%d, https %s:%d",
             len(self.world.hosts),
@@ -189,6 +191,7 @@ class Farm:
                 loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=10)
         self._release()
+        self._ready.clear()
         self._stopped.set()
 
     def serve_forever(self) -> None:
