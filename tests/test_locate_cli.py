@@ -22,7 +22,8 @@ def run(capsys, *argv):
         (["locate"], "icpscan: error: no domains: give DOMAIN arguments or -f FILE "
          "(see 'icpscan locate --help')"),
         (["locate", "example.cn"],
-         "icpscan: error: no --nameserver given and ICPSCAN_LOOPBACK_ONLY is set, so /etc/resolv.conf is not used: pass --nameserver HOST[:PORT]"),
+         "icpscan: error: no --nameserver given and ICPSCAN_LOOPBACK_ONLY is set, so "
+         "/etc/resolv.conf is not used: pass --nameserver HOST[:PORT]"),
         (["locate", "example.cn", "--nameserver", "dns.google"],
          "icpscan: error: nameserver 'dns.google' must be an IP address with an optional port "
          "(HOST[:PORT], [V6]:PORT)"),
