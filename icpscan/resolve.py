@@ -133,8 +133,13 @@ def _parse_subnet(value: str, text: str) -> str:
 DEFAULT_VIEW = Vantage("default")
 
 
+_PLAIN_NAME = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))*")
+
+
 def normalise_name(name: str) -> str:
     """Lower-case IDNA text without the trailing dot; raises ValueError for impossible names."""
+    if len(name) <= 253 and _PLAIN_NAME.fullmatch(name):
+        return name  # already normal: the common case, without dnspython's parser
     text = name.strip().rstrip(".")
     if not text:
         raise ValueError("empty name")
@@ -399,7 +404,8 @@ class Resolver:
                     DnsFailure(qname, rtype, outcome.kind, outcome.detail, view.name, tuple(chain)),
                 )
             rcode = message.rcode()
-            hops, rrset, hop_ttl = _follow(message, dns.name.from_text(current), rdtype)
+            asked = message.question[0].name if message.question else dns.name.from_text(current)
+            hops, rrset, hop_ttl = _follow(message, asked, rdtype)
             for target in hops:
                 if target in seen:
                     return Lookup(
@@ -428,8 +434,12 @@ class Resolver:
                 if chain:
                     detail += f" for {chain[-1]}"
                 return Lookup(None, DnsFailure(qname, rtype, kind, detail, view.name, tuple(chain)))
-            if not hops:
+            if not hops or message.flags & dns.flags.RA:
+                # A recursive resolver (RA) has already chased the chain: the target has no
+                # records. Only an authoritative answer that stops at a CNAME is followed.
                 detail = f"no {rtype} records (NOERROR) from {outcome.server}"
+                if hops:
+                    detail += f" for {chain[-1]}"
                 return Lookup(
                     None, DnsFailure(qname, rtype, "no_answer", detail, view.name, tuple(chain))
                 )
@@ -449,9 +459,7 @@ class Resolver:
             qname, rdtype, use_edns=0, payload=EDNS_PAYLOAD, options=options
         )
         wire = bytearray(query.to_wire())
-        question = bytes(wire[12:]).lower()
-        # the question section ends before the OPT record: name + type + class
-        question = question[: len(dns.name.from_text(qname).to_wire() or b"") + 4]
+        question = bytes(wire[12 : _question_end(wire)]).lower()
         last = _Outcome(kind="timeout", detail="no attempt made")
         attempts = 0
         rejections: list[str] = []
@@ -573,6 +581,14 @@ class Resolver:
             )
             opened.append(protocol)
         return opened
+
+
+def _question_end(wire: bytearray) -> int:
+    """Offset just past the question section of a query we built (uncompressed name)."""
+    offset = 12
+    while wire[offset]:
+        offset += wire[offset] + 1
+    return offset + 1 + 4  # root label, QTYPE, QCLASS
 
 
 def _expire(future: asyncio.Future[bytes]) -> None:

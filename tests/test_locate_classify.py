@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from icpscan.locate import classify_address, load_sources
 from icpscan.locate.asn import AsnRecord
@@ -233,3 +235,44 @@ def test_cymru_failure_is_evidence_not_an_exception():
     assert ("cymru", "lookup failed: timeout (no reply)") in [
         (e.source, e.claim) for e in info.evidence
     ]
+
+
+def _python_special_networks():
+    import ipaddress
+
+    for constants in (ipaddress._IPv4Constants, ipaddress._IPv6Constants):
+        for value in vars(constants).values():
+            for network in value if isinstance(value, list) else [value]:
+                if isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network):
+                    yield network
+
+
+@pytest.mark.parametrize("network", list(_python_special_networks()), ids=str)
+def test_fast_special_check_agrees_with_egress_policy_at_range_edges(network):
+    import ipaddress
+
+    from icpscan.egress import forbidden_reason
+    from icpscan.locate.verdict import special_reason
+
+    for ip in (
+        network.network_address,
+        network.broadcast_address,
+        network[network.num_addresses // 2],
+    ):
+        assert special_reason(ip) == forbidden_reason(ip)
+        for neighbour in (int(ip) - 1, int(ip) + 1):
+            if 0 <= neighbour < 2**network.max_prefixlen:
+                other = (
+                    ipaddress.ip_address(neighbour)
+                    if network.version == 4
+                    else ipaddress.IPv6Address(neighbour)
+                )
+                assert special_reason(other) == forbidden_reason(other)
+
+
+@given(st.ip_addresses())
+def test_fast_special_check_agrees_with_egress_policy(ip):
+    from icpscan.egress import forbidden_reason
+    from icpscan.locate.verdict import special_reason
+
+    assert special_reason(ip) == forbidden_reason(ip)

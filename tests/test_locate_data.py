@@ -534,3 +534,25 @@ def test_prefix_table_is_longest_match(raw, probe):
     else:
         assert hit is None
     assert len(table) == len(networks)
+
+
+@given(st.from_regex(r"[a-zA-Z0-9_.-]{1,40}", fullmatch=True))
+def test_name_normalisation_fast_path_matches_dnspython(text):
+    import dns.exception
+    import dns.name
+
+    from icpscan.resolve import normalise_name
+
+    try:
+        slow = dns.name.from_text(text.strip().rstrip(".")).to_text(omit_final_dot=True).lower()
+    except (dns.exception.DNSException, UnicodeError):
+        slow = None
+    if not text.strip().rstrip("."):
+        slow = None
+    try:
+        fast = normalise_name(text)
+    except ValueError:
+        fast = None
+    assert fast == slow
+    if fast is not None:
+        assert normalise_name(fast) == fast

@@ -13,11 +13,10 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from icpscan.egress import forbidden_reason
 from icpscan.locate.asn import CYMRU_ZONE, AsnRecord, CymruClient
 from icpscan.locate.prefixes import parse_address
 from icpscan.locate.sources import Sources, load_sources
-from icpscan.locate.verdict import classify_address, decide
+from icpscan.locate.verdict import classify_address, decide, special_reason
 from icpscan.models import AddressInfo, DnsFailure, HostingVerdict, Resolution
 from icpscan.resolve import (
     DEFAULT_MAX_INFLIGHT,
@@ -124,7 +123,7 @@ class Locator:
             return cached
         record: AsnRecord | None = None
         failure: DnsFailure | None = None
-        if self.config.asn and forbidden_reason(address) is None:
+        if self.config.asn and special_reason(parse_address(address)) is None:
             found = await self.cymru.lookup(parse_address(address))
             if isinstance(found, DnsFailure):
                 failure = found

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 from icpscan.egress import forbidden_reason
 from icpscan.locate.asn import AsnRecord
-from icpscan.locate.prefixes import parse_address
+from icpscan.locate.prefixes import IPAddress, PrefixTable, parse_address
 from icpscan.locate.ranges import RangeEntry
 from icpscan.locate.sources import Sources
 from icpscan.models import (
@@ -46,6 +46,27 @@ from icpscan.models import (
 )
 
 _RANK = {"high": 0, "medium": 1, "low": 2}
+
+# Every network where egress.forbidden_reason can say something (a superset, checked by a
+# property test): addresses outside it skip that slow check, which walks ipaddress's lists.
+_MAYBE_SPECIAL: PrefixTable[bool] = PrefixTable()
+for _network in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3",
+    # IPv6: Python calls everything outside 2000::/3 reserved; inside it, the special blocks
+    "::/3", "4000::/2", "8000::/1", "2001::/23", "2001:db8::/32", "2002::/16", "3fff::/20",
+):  # fmt: skip
+    _MAYBE_SPECIAL.add(_network, True)
+
+
+def special_reason(ip: IPAddress) -> str | None:
+    """egress.forbidden_reason, fast for the common (public) case."""
+    if _MAYBE_SPECIAL.lookup(ip) is None:
+        return None
+    return forbidden_reason(ip)
+
+
 _OFFSHORE_COUNTRIES = {"HK": Region.HONGKONG, "MO": Region.MACAU, "TW": Region.TAIWAN}
 REGION_NAMES = {
     Region.MAINLAND: "mainland China",
@@ -98,7 +119,7 @@ def classify_address(
             evidence=(Evidence("special", f"{address!r} is not an IP address"),),
         )  # fmt: skip
     text = str(ip)
-    special = forbidden_reason(ip)
+    special = special_reason(ip)
     if special is not None:
         claim = f"{text} is a {special} address: not on the public internet, not looked up"
         return AddressInfo(
