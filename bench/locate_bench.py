@@ -18,6 +18,7 @@ Everything stays on loopback (the egress guard is armed). Run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import asyncio
 import ipaddress
 import random
@@ -28,11 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from icpscan import egress  # noqa: E402
-from icpscan.locate import LocateConfig, Locator, classify_address, load_sources  # noqa: E402
-from icpscan.resolve import Vantage  # noqa: E402
-from icpscan.sandbox.dns import DnsServer  # noqa: E402
-from icpscan.sandbox.world import AsnInfo, AsnPrefix, DnsFault, DnsName, View, World  # noqa: E402
+from icpscan.sandbox.dns import DnsServer
+
+from icpscan import egress
+from icpscan.locate import LocateConfig, Locator, classify_address, load_sources
+from icpscan.resolve import Vantage
+from icpscan.sandbox.world import AsnInfo, AsnPrefix, DnsFault, DnsName, View, World
 
 # (prefix, asn, country, registry, as name) — real public space, so classification is real.
 PREFIXES = [
@@ -226,10 +228,8 @@ def run_naive(port: int, domains: list[str]) -> float:
     for domain in domains:
         addresses = []
         for rtype in ("A", "AAAA"):
-            try:
+            with contextlib.suppress(dns.exception.DNSException):
                 addresses += [r.to_text() for r in resolver.resolve(domain, rtype)]
-            except dns.exception.DNSException:
-                pass
         for address in addresses:
             try:
                 net = Net(address)  # reads /etc/resolv.conf: replaced below, as the notes show
@@ -260,34 +260,29 @@ def main() -> None:
 
     world, domains = build_world(max(args.sizes))
     with DnsServer(world).start() as server:
-        print(
-            f"sandbox DNS on 127.0.0.1:{server.port}; {len(world.dns)} names, {len(world.asn_prefixes)} Cymru prefixes"
-        )
+        names, prefixes = len(world.dns), len(world.asn_prefixes)
+        print(f"sandbox DNS on 127.0.0.1:{server.port}; {names} names, {prefixes} Cymru prefixes")
         naive = run_naive(server.port, domains[: args.baseline])
-        print(
-            f"naive baseline (sync dnspython + ipwhois per address), {args.baseline} domains: {naive:,.0f} domains/s"
-        )
+        print(f"naive (sync dnspython + ipwhois per address), {args.baseline} domains: ", end="")
+        print(f"{naive:,.0f} domains/s")
         for size in args.sizes:
             rate, cpu, info = asyncio.run(run_locate(server.port, domains[:size]))
             print(
-                f"locate {size:>6} domains: {rate:,.0f} domains/s ({rate / naive:.1f}x naive), "
-                f"client CPU {cpu:.2f} ms/domain, {info['queries']} queries ({info['cymru']} Cymru), "
-                f"regions {dict(sorted(info['regions'].items()))}"
+                f"locate {size:>6} domains: {rate:,.0f} domains/s ({rate / naive:.1f}x naive), ",
+                end="",
             )
+            print(f"client CPU {cpu:.2f} ms/domain, {info['queries']} queries ", end="")
+            print(f"({info['cymru']} Cymru), regions {dict(sorted(info['regions'].items()))}")
         size = args.sizes[0]
         rate, cpu, _ = asyncio.run(run_locate(server.port, domains[:size], with_ns=True))
         print(
-            f"locate {size:>6} domains with NS: {rate:,.0f} domains/s, client CPU {cpu:.2f} ms/domain"
+            f"locate {size:>6} domains + NS: {rate:,.0f} domains/s, client CPU {cpu:.2f} ms/domain"
         )
-        rate, cpu, _ = asyncio.run(
-            run_locate(server.port, domains[:size], vantages=[Vantage.parse("mainland")])
-        )
-        print(
-            f"locate {size:>6} domains, two views (ECS mainland): {rate:,.0f} domains/s, client CPU {cpu:.2f} ms/domain"
-        )
-    print(
-        f"classification core: {bench_classify():,.0f} addresses/s (classify_address, offline sources)"
-    )
+        mainland = [Vantage.parse("mainland")]
+        rate, cpu, _ = asyncio.run(run_locate(server.port, domains[:size], vantages=mainland))
+        print(f"locate {size:>6} domains, 2 views (ECS mainland): {rate:,.0f} domains/s, ", end="")
+        print(f"client CPU {cpu:.2f} ms/domain")
+    print(f"classification core: {bench_classify():,.0f} addresses/s (classify_address)")
 
 
 if __name__ == "__main__":
