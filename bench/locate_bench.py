@@ -18,8 +18,8 @@ Everything stays on loopback (the egress guard is armed). Run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import ipaddress
 import random
 import resource
