@@ -198,7 +198,7 @@ async def run_locate(port: int, domains: list[str], **options) -> tuple[float, f
     regions: dict[str, int] = {}
     async with Locator(config) as locator:
         async for verdict in locator.locate_many(domains):
-            regions[verdict.region] = regions.get(verdict.region, 0) + 1
+            regions[str(verdict.region)] = regions.get(str(verdict.region), 0) + 1
         stats = locator.resolver.stats
         cymru = locator.cymru.queries
     wall = time.perf_counter() - start

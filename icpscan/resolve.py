@@ -19,16 +19,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import dns.edns
 import dns.exception
-import dns.flags
-import dns.message
 import dns.name
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 
+from icpscan.dnswire import (
+    RCODE_NAMES,
+    TYPE_CNAME,
+    TYPES,
+    Record,
+    Reply,
+    WireError,
+    build_query,
+    parse_reply,
+)
 from icpscan.models import DnsAnswer, DnsFailure, Resolution
 
 DEFAULT_TIMEOUT = 2.0
@@ -234,16 +237,13 @@ class Lookup:
         return self.failure.cnames if self.failure else ()
 
 
-_RCODE_ERRORS = {
-    dns.rcode.NXDOMAIN: "nxdomain",
-    dns.rcode.SERVFAIL: "servfail",
-    dns.rcode.REFUSED: "refused",
-}
+NOERROR, SERVFAIL, NXDOMAIN, REFUSED = 0, 2, 3, 5
+_RCODE_ERRORS = {NXDOMAIN: "nxdomain", SERVFAIL: "servfail", REFUSED: "refused"}
 
 
 @dataclass
 class _Outcome:
-    message: dns.message.Message | None = None
+    message: Reply | None = None
     kind: str = ""  # failure kind when message is None
     detail: str = ""
     server: str = ""
@@ -305,12 +305,15 @@ class Resolver:
 
     async def lookup(self, name: str, rtype: str, view: Vantage = DEFAULT_VIEW) -> Lookup:
         """Records of ``rtype`` at ``name`` (following CNAMEs), or the failure; cached per run."""
-        rdtype = dns.rdatatype.from_text(rtype)
+        rdtype = TYPES.get(rtype.upper())
+        if rdtype is None:
+            raise ValueError(f"unsupported record type {rtype!r} (one of {', '.join(TYPES)})")
+        rtype = rtype.upper()
         try:
             qname = normalise_name(name)
         except ValueError as exc:
             return Lookup(None, DnsFailure(name, rtype, "error", str(exc), view.name))
-        key = (qname, int(rdtype), view.name)
+        key = (qname, rdtype, view.name)
         self.stats.lookups += 1
         cached = self._cache.get(key)
         if cached is not None:
@@ -387,78 +390,54 @@ class Resolver:
 
     # -- chain following -------------------------------------------------------------------
 
-    async def _lookup_chain(
-        self, qname: str, rdtype: dns.rdatatype.RdataType, view: Vantage
-    ) -> Lookup:
-        rtype = dns.rdatatype.to_text(rdtype)
+    async def _lookup_chain(self, qname: str, rdtype: int, view: Vantage) -> Lookup:
+        rtype = next(name for name, code in TYPES.items() if code == rdtype)
         chain: list[str] = []
         ttl: int | None = None
         current = qname
         seen = {qname}
+
+        def failed(kind: str, detail: str) -> Lookup:
+            return Lookup(None, DnsFailure(qname, rtype, kind, detail, view.name, tuple(chain)))
+
         while True:
             outcome = await self._query(current, rdtype, view)
-            message = outcome.message
-            if message is None:
-                return Lookup(
-                    None,
-                    DnsFailure(qname, rtype, outcome.kind, outcome.detail, view.name, tuple(chain)),
-                )
-            rcode = message.rcode()
-            asked = message.question[0].name if message.question else dns.name.from_text(current)
-            hops, rrset, hop_ttl = _follow(message, asked, rdtype)
+            reply = outcome.message
+            if reply is None:
+                return failed(outcome.kind, outcome.detail)
+            asked = reply.question[0] if reply.question else current
+            hops, records, hop_ttl = _follow(reply.answers, asked, rdtype)
             for target in hops:
                 if target in seen:
-                    return Lookup(
-                        None,
-                        DnsFailure(
-                            qname,
-                            rtype,
-                            "error",
-                            f"CNAME loop at {target}",
-                            view.name,
-                            tuple(chain),
-                        ),
-                    )
+                    return failed("error", f"CNAME loop at {target}")
                 seen.add(target)
                 chain.append(target)
             if hop_ttl is not None:
                 ttl = hop_ttl if ttl is None else min(ttl, hop_ttl)
-            if rrset is not None:
-                records = tuple(_rdata_text(rd) for rd in rrset)
-                return Lookup(
-                    DnsAnswer(qname, rtype, records, ttl or 0, tuple(chain), view.name), None
-                )
-            if rcode != dns.rcode.NOERROR:
-                kind = _RCODE_ERRORS.get(rcode, "error")
-                detail = f"{dns.rcode.to_text(rcode)} from {outcome.server}"
+            if records:
+                answer = DnsAnswer(qname, rtype, tuple(records), ttl or 0, tuple(chain), view.name)
+                return Lookup(answer, None)
+            if reply.rcode != NOERROR:
+                detail = f"{RCODE_NAMES.get(reply.rcode, reply.rcode)} from {outcome.server}"
                 if chain:
                     detail += f" for {chain[-1]}"
-                return Lookup(None, DnsFailure(qname, rtype, kind, detail, view.name, tuple(chain)))
-            if not hops or message.flags & dns.flags.RA:
+                return failed(_RCODE_ERRORS.get(reply.rcode, "error"), detail)
+            if not hops or reply.recursion_available:
                 # A recursive resolver (RA) has already chased the chain: the target has no
                 # records. Only an authoritative answer that stops at a CNAME is followed.
                 detail = f"no {rtype} records (NOERROR) from {outcome.server}"
                 if hops:
                     detail += f" for {chain[-1]}"
-                return Lookup(
-                    None, DnsFailure(qname, rtype, "no_answer", detail, view.name, tuple(chain))
-                )
+                return failed("no_answer", detail)
             if len(chain) >= MAX_CNAME_HOPS:
-                detail = f"CNAME chain longer than {MAX_CNAME_HOPS}"
-                return Lookup(
-                    None, DnsFailure(qname, rtype, "error", detail, view.name, tuple(chain))
-                )
+                return failed("error", f"CNAME chain longer than {MAX_CNAME_HOPS}")
             current = chain[-1]  # the answer stopped at a CNAME: ask for its target
 
     # -- transport ------------------------------------------------------------------------
 
-    async def _query(self, qname: str, rdtype: dns.rdatatype.RdataType, view: Vantage) -> _Outcome:
+    async def _query(self, qname: str, rdtype: int, view: Vantage) -> _Outcome:
         servers = view.nameservers or self.nameservers
-        options: list[dns.edns.Option] | None = [_ecs_option(view.subnet)] if view.subnet else None
-        query = dns.message.make_query(
-            qname, rdtype, use_edns=0, payload=EDNS_PAYLOAD, options=options
-        )
-        wire = bytearray(query.to_wire())
+        wire = bytearray(build_query(0, qname, rdtype, payload=EDNS_PAYLOAD, subnet=view.subnet))
         question = bytes(wire[12 : _question_end(wire)]).lower()
         last = _Outcome(kind="timeout", detail="no attempt made")
         attempts = 0
@@ -470,10 +449,9 @@ class Resolver:
                     if rejections and str(server) in rejections:
                         continue  # it already said SERVFAIL/REFUSED: asking again won't help
                     attempts += 1
-                    outcome = await self._attempt(server, wire, question, query)
+                    outcome = await self._attempt(server, wire, question)
                     if outcome.message is not None:
-                        rcode = outcome.message.rcode()
-                        if rcode in (dns.rcode.SERVFAIL, dns.rcode.REFUSED):
+                        if outcome.message.rcode in (SERVFAIL, REFUSED):
                             rejections.append(str(server))
                             last = outcome
                             progressed = True
@@ -486,9 +464,7 @@ class Resolver:
             last.detail = f"no reply from {', '.join(map(str, servers))} after {attempts} tries"
         return last
 
-    async def _attempt(
-        self, server: Nameserver, wire: bytearray, question: bytes, query: dns.message.Message
-    ) -> _Outcome:
+    async def _attempt(self, server: Nameserver, wire: bytearray, question: bytes) -> _Outcome:
         try:
             channel = await self._channel(server)
         except OSError as exc:
@@ -516,15 +492,14 @@ class Resolver:
             if entry is not None and entry[0] is future:
                 del channel.pending[query_id]
         try:
-            message = dns.message.from_wire(data, ignore_trailing=True)
-        except dns.exception.DNSException as exc:
-            return _Outcome(
-                kind="error", detail=f"{server}: malformed reply ({exc})", server=str(server)
-            )
-        if message.flags & dns.flags.TC:
+            reply = parse_reply(data)
+        except WireError as exc:
+            detail = f"{server}: malformed reply ({exc})"
+            return _Outcome(kind="error", detail=detail, server=str(server))
+        if reply.truncated:
             self.stats.tcp_fallbacks += 1
             return await self._attempt_tcp(server, wire)
-        return _Outcome(message=message, server=str(server))
+        return _Outcome(message=reply, server=str(server))
 
     async def _attempt_tcp(self, server: Nameserver, wire: bytearray) -> _Outcome:
         self.stats.queries += 1
@@ -546,12 +521,12 @@ class Resolver:
             if writer is not None:
                 writer.close()
         try:
-            message = dns.message.from_wire(data, ignore_trailing=True)
-        except dns.exception.DNSException as exc:
+            reply = parse_reply(data)
+        except WireError as exc:
             return _Outcome(kind="error", detail=f"{label}: malformed reply ({exc})", server=label)
-        if message.id != int.from_bytes(wire[:2], "big"):
+        if reply.query_id != int.from_bytes(wire[:2], "big"):
             return _Outcome(kind="error", detail=f"{label}: reply id mismatch", server=label)
-        return _Outcome(message=message, server=label)
+        return _Outcome(message=reply, server=label)
 
     async def _channel(self, server: Nameserver) -> _Channel:
         channels = self._channels.get(server)
@@ -596,47 +571,27 @@ def _expire(future: asyncio.Future[bytes]) -> None:
         future.set_exception(_Reply("timeout", "no reply"))
 
 
-def _ecs_option(subnet: str) -> dns.edns.ECSOption:
-    network = ipaddress.ip_network(subnet, strict=False)
-    return dns.edns.ECSOption(str(network.network_address), network.prefixlen)
-
-
 def _follow(
-    message: dns.message.Message, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
-) -> tuple[list[str], dns.rrset.RRset | None, int | None]:
-    """CNAME targets followed from ``qname`` inside one answer, the final rrset, the min TTL."""
-    by_owner: dict[tuple[dns.name.Name, int], dns.rrset.RRset] = {}
-    for rrset in message.answer:
-        if rrset.rdclass == dns.rdataclass.IN:
-            by_owner.setdefault((rrset.name, int(rrset.rdtype)), rrset)
+    answers: tuple[Record, ...], qname: str, rdtype: int
+) -> tuple[list[str], list[str], int | None]:
+    """CNAME targets followed from ``qname`` inside one answer, the final values, the min TTL."""
     hops: list[str] = []
     ttl: int | None = None
     current = qname
     for _ in range(MAX_CNAME_HOPS + 1):
-        found = by_owner.get((current, int(rdtype)))
-        if found is not None and len(found):
-            ttl = found.ttl if ttl is None else min(ttl, found.ttl)
-            return hops, found, ttl
-        cname = by_owner.get((current, int(dns.rdatatype.CNAME)))
-        if cname is None or not len(cname):
+        values = [r for r in answers if r.owner == current and r.rtype == rdtype]
+        if values:
+            ttl = min([r.ttl for r in values] + ([ttl] if ttl is not None else []))
+            return hops, _unique(r.value for r in values), ttl
+        cname = next((r for r in answers if r.owner == current and r.rtype == TYPE_CNAME), None)
+        if cname is None:
             break
         ttl = cname.ttl if ttl is None else min(ttl, cname.ttl)
-        current = cname[0].target
-        target = current.to_text(omit_final_dot=True).lower()
-        hops.append(target)
-        if target in hops[:-1]:
+        current = cname.value
+        hops.append(current)
+        if current in hops[:-1]:
             break
-    return hops, None, ttl
-
-
-def _rdata_text(rdata: Any) -> str:
-    if rdata.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-        return str(ipaddress.ip_address(rdata.address))
-    if rdata.rdtype == dns.rdatatype.TXT:
-        return b"".join(rdata.strings).decode("utf-8", "replace")
-    if rdata.rdtype in (dns.rdatatype.NS, dns.rdatatype.CNAME):
-        return str(rdata.target.to_text(omit_final_dot=True)).lower()
-    return str(rdata.to_text())
+    return hops, [], ttl
 
 
 def _unique(values: Iterable[str]) -> list[str]:
