@@ -325,11 +325,9 @@ class Resolver:
             self._cache.pop(next(iter(self._cache)))
         try:
             result = await self._lookup_chain(qname, rdtype, view)
-        except BaseException as exc:  # cancelled: let other waiters retry rather than hang
+        except BaseException:  # cancelled (or a bug): waiters must not hang on this future
             self._cache.pop(key, None)
-            if not future.done():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved
+            future.cancel()
             raise
         future.set_result(result)
         return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 DEFAULT_CONCURRENCY = 256
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -116,6 +118,16 @@ class Locator:
         asn_errors = [failure for _info, failure in classified if failure is not None]
         return decide(name, resolutions, infos, sources=self.sources, extra_errors=asn_errors)
 
+    async def _locate_safely(self, domain: str) -> HostingVerdict:
+        """A scan goes on past one bad domain: an unexpected error becomes that domain's error."""
+        try:
+            return await self.locate_one(domain)
+        except Exception as exc:
+            _log.exception("locate %r failed", domain)
+            failure = DnsFailure(domain, "A", "error", f"internal error: {exc!r}")
+            resolution = Resolution(domain, DEFAULT_VIEW.name, domain, (), (), failures=(failure,))
+            return decide(domain, [resolution], {}, sources=self.sources)
+
     async def address_info(self, address: str) -> tuple[AddressInfo, DnsFailure | None]:
         """Classify one address (with its Cymru record), cached for the run."""
         cached = self._infos.get(address)
@@ -154,7 +166,7 @@ class Locator:
                             domain = await anext(source)
                         except StopAsyncIteration:
                             return
-                    await queue.put(await self.locate_one(domain))
+                    await queue.put(await self._locate_safely(domain))
             finally:
                 await queue.put(None)
 

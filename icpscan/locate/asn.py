@@ -61,8 +61,11 @@ def origin_name(ip: IPAddress, zone: str = CYMRU_ZONE) -> str:
     """``D.C.B.A.origin.<zone>`` or the nibble-reversed ``origin6`` name."""
     if ip.version == 4:
         return ".".join(reversed(str(ip).split("."))) + f".origin.{zone}"
-    nibbles = ip.exploded.replace(":", "")
-    return ".".join(reversed(nibbles)) + f".origin6.{zone}"
+    # Like ipwhois: trailing all-zero groups are dropped (Cymru times out on some such names).
+    groups = ip.exploded.split(":")
+    while len(groups) > 1 and groups[-1] == "0000":
+        groups.pop()
+    return ".".join(reversed("".join(groups))) + f".origin6.{zone}"
 
 
 def parse_origin(text: str) -> AsnRecord:
