@@ -120,3 +120,28 @@ def test_data_import_errors_exit_2(capsys, tmp_path):
     code, out, err = run(capsys, "data", "import-rir", str(bad), "--data-dir", str(tmp_path))
     assert (code, out) == (2, "")
     assert err == f"icpscan: error: {bad}:1: not a delegated-statistics record\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "host"),
+    [
+        ("https://Example.cn:8443/x?y", "Example.cn"),
+        ("example.cn/path", "example.cn"),
+        ("*.example.cn", "example.cn"),
+        ("[2001:db8::1]:53", "2001:db8::1"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("user:pw@host.cn", "host.cn"),
+        ("http://[::1]/", "::1"),
+        ("host.cn:80", "host.cn"),
+        ("1.2.3.4:8080", "1.2.3.4"),
+    ],
+)
+def test_host_of_domain_list_lines(line, host):
+    from icpscan.locate import host_of
+
+    assert host_of(line) == host
+
+
+def test_read_domains_dedupes_by_host():
+    found = read_domains(("Example.CN", "https://example.cn/", "b.cn", "example.cn."), ())
+    assert found == ["Example.CN", "b.cn"]

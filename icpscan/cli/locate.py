@@ -19,7 +19,7 @@ from rich.text import Text
 from icpscan.cli import cli
 from icpscan.cli.common import InputError, output_options
 from icpscan.egress import LOOPBACK_ONLY_ENV
-from icpscan.locate import DEFAULT_CONCURRENCY, LocateConfig, Locator, load_sources
+from icpscan.locate import DEFAULT_CONCURRENCY, LocateConfig, Locator, host_of, load_sources
 from icpscan.locate.ranges import RangesFileError
 from icpscan.models import SCHEMA_VERSION, HostingVerdict, to_jsonable
 from icpscan.resolve import (
@@ -47,7 +47,10 @@ def read_domains(arguments: tuple[str, ...], files: tuple[str, ...]) -> list[str
             field = line.strip().replace(",", " ").split(" ", 1)[0] if line.strip() else ""
             if field and not field.startswith("#"):
                 domains.append(field)
-    return list(dict.fromkeys(domains))
+    unique: dict[str, str] = {}
+    for domain in domains:
+        unique.setdefault(_key(domain), domain)  # the first spelling of each host wins
+    return list(unique.values())
 
 
 def system_nameservers(path: Path = RESOLV_CONF) -> list[Nameserver]:
@@ -223,10 +226,11 @@ def locate_command(
 
 
 def _key(name: str) -> str:
+    host = host_of(name)
     try:
-        return normalise_name(name)
+        return normalise_name(host)
     except ValueError:
-        return name
+        return host
 
 
 async def _run(names: list[str], config: LocateConfig, output_format: str, out: IO[str]) -> None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from icpscan.locate.asn import CYMRU_ZONE, AsnRecord, CymruClient
 from icpscan.locate.prefixes import parse_address
@@ -35,6 +36,7 @@ __all__ = [
     "Locator",
     "Sources",
     "classify_address",
+    "host_of",
     "load_sources",
     "locate",
 ]
@@ -91,8 +93,8 @@ class Locator:
             await self.resolver.close()
 
     async def locate_one(self, domain: str) -> HostingVerdict:
-        """The verdict for one domain (or IP literal); DNS failures are in ``errors``."""
-        text = domain.strip()
+        """The verdict for one domain, URL or IP literal; DNS failures are in ``errors``."""
+        text = host_of(domain)
         if _is_ip(text):
             address = str(parse_address(text))
             resolutions = [Resolution(address, DEFAULT_VIEW.name, address, (address,), ())]
@@ -194,6 +196,24 @@ async def locate(
     async with Locator(config) as locator:
         async for verdict in locator.locate_many(domains):
             yield verdict
+
+
+def host_of(text: str) -> str:
+    """The host a domain-list line names: ``https://Example.cn:8443/x`` -> ``Example.cn``,
+    ``*.example.cn`` -> ``example.cn``, ``[2001:db8::1]`` -> ``2001:db8::1``."""
+    value = text.strip()
+    if "://" in value:
+        value = urlsplit(value).netloc or value
+    elif "/" in value:
+        value = value.split("/", 1)[0]
+    value = value.rsplit("@", 1)[-1]  # user:password@host
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]  # host:port (a bare IPv6 address has more colons)
+    while value.startswith("*."):
+        value = value[2:]
+    return value
 
 
 def _is_ip(text: str) -> bool:
