@@ -561,3 +561,48 @@ def test_name_normalisation_fast_path_matches_dnspython(text):
     assert fast == slow
     if fast is not None:
         assert normalise_name(fast) == fast
+
+
+# --- resolver configuration (no traffic) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "message"),
+    [
+        ([], {}, "no nameserver given: pass --nameserver HOST[:PORT] (icpscan never falls back "
+         "to the system resolver)"),
+        (["127.0.0.1"], {"timeout": 0}, "timeout must be positive"),
+        (["127.0.0.1"], {"retries": -1}, "retries must be 0 or more"),
+        (["localhost"], {}, "nameserver 'localhost' must be an IP address with an optional port "
+         "(HOST[:PORT], [V6]:PORT)"),
+    ],
+)  # fmt: skip
+def test_resolver_configuration_errors(args, options, message):
+    from icpscan.resolve import Resolver
+
+    with pytest.raises(ResolverConfigError) as caught:
+        Resolver(args, **options)
+    assert str(caught.value) == message
+
+
+def test_impossible_names_fail_as_data_without_a_query():
+    import asyncio
+
+    from icpscan.models import DnsFailure
+    from icpscan.resolve import Resolver
+
+    async def go():
+        async with Resolver(["127.0.0.1:9"]) as resolver:
+            found = await resolver.lookup("a..b", "A")
+            resolution = await resolver.resolve("x" * 64 + ".cn")
+            with pytest.raises(ValueError, match="unsupported record type 'MX'"):
+                await resolver.lookup("example.cn", "MX")
+            return found, resolution, resolver.stats.queries
+
+    found, resolution, queries = asyncio.run(go())
+    assert found.failure == DnsFailure(
+        "a..b", "A", "error", "invalid name 'a..b': A DNS label is empty."
+    )
+    assert resolution.failures[0].error == "error"
+    assert "label is > 63 octets" in resolution.failures[0].detail
+    assert queries == 0
