@@ -21,8 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
-import multiprocessing
-import multiprocessing.process
 import random
 import resource
 import sys
@@ -31,11 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from icpscan.sandbox.dns import serve_forever
-
 from icpscan import egress
 from icpscan.locate import LocateConfig, Locator, classify_address, load_sources
 from icpscan.resolve import Vantage
+from icpscan.sandbox.dns_process import DnsServerProcess
 from icpscan.sandbox.world import AsnInfo, AsnPrefix, DnsFault, DnsName, View, World
 
 # (prefix, asn, country, registry, as name) — real public space, so classification is real.
@@ -253,35 +250,6 @@ def bench_classify(count: int = 100_000) -> float:
     return count / (time.perf_counter() - start)
 
 
-class ServerProcess:
-    """The sandbox DnsServer in a forked child process; stopped by its own pid at exit."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.port = 0
-        self.process: multiprocessing.process.BaseProcess | None = None
-
-    def __enter__(self) -> ServerProcess:
-        context = multiprocessing.get_context("fork")
-        receiver, sender = context.Pipe(duplex=False)
-
-        def serve() -> None:
-            egress.install_loopback_guard()
-            serve_forever(self.world, ready=lambda server: sender.send(server.port))
-
-        self.process = context.Process(target=serve, daemon=True)
-        self.process.start()
-        if not receiver.poll(60):
-            raise RuntimeError("the sandbox DNS server did not start")
-        self.port = receiver.recv()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.join(10)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 20000])
@@ -291,7 +259,7 @@ def main() -> None:
 
     world, domains = build_world(max(args.sizes))
     # The server runs in its own process (own GIL, the other core), as a real resolver would.
-    with ServerProcess(world) as server:
+    with DnsServerProcess(world) as server:
         names, prefixes = len(world.dns), len(world.asn_prefixes)
         print(f"sandbox DNS on 127.0.0.1:{server.port}; {names} names, {prefixes} Cymru prefixes")
         naive = run_naive(server.port, domains[: args.baseline])
