@@ -314,6 +314,7 @@ def test_verdicts_for_the_whole_world(nameserver):
         "Alibaba Cloud CDN", "yes", ("alicdn.test.w.kunlunaq.com",),
     )  # fmt: skip
     assert alicdn.provider == "Alibaba Cloud"
+    assert alicdn.views["default"].region == Region.MAINLAND  # the CDN rule applies per view too
     assert [(a.asn, a.name) for a in alicdn.asns] == [(45102, "ALIBABA-US-NET, US")]
     cloudfront = verdicts["cloudfront.test"]
     assert (cloudfront.cdn.name, cloudfront.cdn.mainland_nodes) == ("AWS CloudFront", "no")

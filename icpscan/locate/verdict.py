@@ -172,7 +172,7 @@ def classify_address(
         evidence.append(Evidence("cymru", claim, region))
         provider_as = sources.asn_providers.get(asn.asn) if asn.asn is not None else None
         if provider_as is not None:
-            scope = {"mainland": "mainland", "international": "international (HK/overseas)",
+            scope = {"mainland": "mainland", "international": "outside-mainland",
                      "mixed": "mixed mainland and overseas"}[provider_as.scope]  # fmt: skip
             evidence.append(
                 Evidence(
@@ -343,7 +343,11 @@ def decide(
 
     views: dict[str, ViewSummary] = {}
     for resolution in resolutions:
-        view_region, _ = _combine([infos[a] for a in resolution.addresses if a in infos])
+        view_infos = [infos[a] for a in resolution.addresses if a in infos]
+        view_region, view_confidence = _combine(view_infos)
+        view_cdn = sources.cdn.match_chain(resolution.cnames)
+        if view_cdn is not None:  # the same CDN rule as for the domain, without its evidence
+            view_region, _ = _weigh_cdn(view_cdn, view_region, view_confidence, view_infos, [])
         views[resolution.view] = ViewSummary(
             view_region, resolution.addresses, resolution.cnames, resolution.subnet
         )
