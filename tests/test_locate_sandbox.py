@@ -491,3 +491,10 @@ def test_cli_without_asn_lookups(nameserver, server):
         None,
     )
     assert server.queries - before == 2  # A and AAAA only
+
+
+def test_cli_output_file(nameserver, tmp_path):
+    target = tmp_path / "out.jsonl"
+    done = _cli("locate", "mainland.test", "--nameserver", nameserver, "-o", str(target))
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert json.loads(target.read_text(encoding="utf-8"))["region"] == "mainland"
