@@ -173,6 +173,9 @@ def _open_output(path: str) -> Iterator[IO[str]]:
 @click.option("--asn/--no-asn", "with_asn", default=True, show_default=True,
               help="Look up origin AS and prefix in Team Cymru's DNS zone "
               "(through the same nameservers).")  # fmt: skip
+@click.option("--rdap", "rdap_url", metavar="URL", default=None,
+              help="Also ask this RDAP server (base URL, e.g. https://rdap.apnic.net) about "
+              "each address; off by default (slow, rate-limited).")  # fmt: skip
 @output_options(("jsonl", "json", "table"), default="jsonl")
 def locate_command(
     domains: tuple[str, ...],
@@ -186,6 +189,7 @@ def locate_command(
     concurrency: int,
     with_ns: bool,
     with_asn: bool,
+    rdap_url: str | None,
     output: str,
     output_format: str,
 ) -> None:
@@ -211,6 +215,8 @@ def locate_command(
         sources = load_sources(ranges_file=ranges_file, data_dir=data_dir)
     except RangesFileError as exc:
         raise InputError(str(exc)) from None
+    if rdap_url is not None and not rdap_url.lower().startswith(("http://", "https://")):
+        raise InputError(f"--rdap must be an http:// or https:// base URL, not {rdap_url!r}")
     config = LocateConfig(
         nameservers=servers,
         timeout=timeout,
@@ -219,6 +225,7 @@ def locate_command(
         vantages=views,
         with_ns=with_ns,
         asn=with_asn,
+        rdap_url=rdap_url,
         sources=sources,
     )
     with _open_output(output) as out:

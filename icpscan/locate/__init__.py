@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from icpscan.locate.asn import CYMRU_ZONE, AsnRecord, CymruClient
 from icpscan.locate.prefixes import parse_address
+from icpscan.locate.rdap import RdapClient, RdapRecord
 from icpscan.locate.sources import Sources, load_sources
 from icpscan.locate.verdict import classify_address, decide, special_reason
 from icpscan.models import AddressInfo, DnsFailure, HostingVerdict, Resolution
@@ -57,6 +58,7 @@ class LocateConfig:
     asn: bool = True  # Team Cymru origin lookups (through the same nameservers)
     asn_names: bool = True  # plus the AS name (one query per AS per run)
     cymru_zone: str = CYMRU_ZONE
+    rdap_url: str | None = None  # RDAP base URL; None = no RDAP (the default)
     ranges_file: str | Path | None = None
     data_dir: str | Path | None = None
     address_cache: int = 200_000
@@ -79,6 +81,7 @@ class Locator:
         )
         self._owns_resolver = resolver is None
         self.cymru = CymruClient(self.resolver, zone=config.cymru_zone, names=config.asn_names)
+        self.rdap = RdapClient(config.rdap_url) if config.rdap_url else None
         self.views = (DEFAULT_VIEW, *config.vantages)
         self._infos: dict[str, tuple[AddressInfo, DnsFailure | None]] = {}
 
@@ -137,13 +140,19 @@ class Locator:
             return cached
         record: AsnRecord | None = None
         failure: DnsFailure | None = None
-        if self.config.asn and special_reason(parse_address(address)) is None:
-            found = await self.cymru.lookup(parse_address(address))
+        rdap: RdapRecord | str | None = None
+        ip = parse_address(address)
+        if special_reason(ip) is None:
+            cymru = self.cymru.lookup(ip) if self.config.asn else _nothing()
+            registry = self.rdap.lookup(ip) if self.rdap is not None else _nothing()
+            found, rdap = await asyncio.gather(cymru, registry)
             if isinstance(found, DnsFailure):
                 failure = found
-            else:
+            elif isinstance(found, AsnRecord):
                 record = found
-        info = classify_address(address, sources=self.sources, asn=record, asn_failure=failure)
+        info = classify_address(
+            address, sources=self.sources, asn=record, asn_failure=failure, rdap=rdap
+        )
         result = (info, failure)
         if len(self._infos) >= self.config.address_cache:
             self._infos.pop(next(iter(self._infos)))
@@ -196,6 +205,10 @@ async def locate(
     async with Locator(config) as locator:
         async for verdict in locator.locate_many(domains):
             yield verdict
+
+
+async def _nothing() -> None:
+    return None
 
 
 def host_of(text: str) -> str:

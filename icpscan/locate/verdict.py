@@ -32,6 +32,7 @@ from icpscan.egress import forbidden_reason
 from icpscan.locate.asn import AsnRecord
 from icpscan.locate.prefixes import IPAddress, PrefixTable, parse_address
 from icpscan.locate.ranges import RangeEntry
+from icpscan.locate.rdap import RdapRecord
 from icpscan.locate.sources import Sources
 from icpscan.models import (
     AddressInfo,
@@ -109,6 +110,7 @@ def classify_address(
     sources: Sources,
     asn: AsnRecord | None = None,
     asn_failure: DnsFailure | None = None,
+    rdap: RdapRecord | str | None = None,
 ) -> AddressInfo:
     """Region of one address from the offline sources (and a Cymru record when given)."""
     try:
@@ -183,6 +185,17 @@ def classify_address(
         evidence.append(
             Evidence("cymru", f"lookup failed: {asn_failure.error} ({asn_failure.detail})")
         )
+    if isinstance(rdap, RdapRecord):
+        region = region_of_country(rdap.country)
+        holder = f", holder {rdap.holder}" if rdap.holder else ""
+        claim = (
+            f"network {rdap.name or '?'} ({rdap.handle or '?'}) {rdap.start}-{rdap.end}, "
+            f"country {rdap.country or '?'}{holder}"
+        )
+        evidence.append(Evidence("rdap", claim, region))
+        registry.append(("rdap", region, rdap.country or "?"))
+    elif rdap is not None:
+        evidence.append(Evidence("rdap", f"lookup failed: {rdap}"))
 
     region, confidence, decided_by, note = _decide(
         user, published, listed, registry, asn, provider_as
@@ -200,6 +213,8 @@ def classify_address(
             Evidence("conflict", f"{text}: {decided_by} decides {region}; {names}", None)
         )
     provider = _provider(user, published, listed, provider_as, asn)
+    if provider is None and isinstance(rdap, RdapRecord):
+        provider = rdap.holder or rdap.name or None
     return AddressInfo(
         address=text,
         version=ip.version,
