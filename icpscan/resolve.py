@@ -40,9 +40,9 @@ DEFAULT_MAX_INFLIGHT = 512
 MAX_CNAME_HOPS = 12
 EDNS_PAYLOAD = 1232  # the DNS-flag-day size: no IP fragmentation
 SOCKETS_PER_NAMESERVER = 4  # spreads source ports and query ids
-# A subnet of China Telecom Guangdong (its resolver 202.96.128.86 is one of the best-known
-# mainland resolvers): GeoDNS answering by ECS maps it to mainland, carrier China Telecom.
-MAINLAND_SUBNET = "202.96.128.0/24"
+# The /24 of 114DNS (114.114.114.114), one of the best-known mainland public resolvers: GeoDNS
+# that maps an EDNS Client Subnet to a location puts it in mainland China.
+MAINLAND_SUBNET = "114.114.114.0/24"
 
 
 class ResolverConfigError(ValueError):
@@ -98,7 +98,7 @@ class Vantage:
     def parse(cls, text: str) -> Vantage:
         """``mainland`` | ``NAME,ecs=CIDR`` | ``NAME,ns=HOST[:PORT][,ns=...]`` (combinable).
 
-        A bare ``mainland`` sends ECS with a China Telecom /24 (:data:`MAINLAND_SUBNET`).
+        A bare ``mainland`` sends ECS with 114DNS's /24 (:data:`MAINLAND_SUBNET`).
         """
         parts = [p.strip() for p in text.split(",") if p.strip()]
         if not parts or "=" in parts[0]:

@@ -63,7 +63,7 @@ def _world() -> World:
         "dangling.test": DnsName({"CNAME": ["missing.nowhere.test"]}),
         "geo.test": DnsName(
             {"A": ["8.8.8.8"]},
-            views=[View("mainland", ["202.96.128.0/24"], {"CNAME": ["geo.test.w.kunlunaq.com"]})],
+            views=[View("mainland", ["114.114.114.0/24"], {"CNAME": ["geo.test.w.kunlunaq.com"]})],
         ),
         "geo.test.w.kunlunaq.com": a("202.96.128.86"),
     }
@@ -227,7 +227,7 @@ def test_ecs_vantage_gets_the_mainland_answer(nameserver):
         None,
     )
     assert (mainland.view, mainland.addresses, mainland.cnames, mainland.subnet) == (
-        "mainland", ("202.96.128.86",), ("geo.test.w.kunlunaq.com",), "202.96.128.0/24",
+        "mainland", ("202.96.128.86",), ("geo.test.w.kunlunaq.com",), "114.114.114.0/24",
     )  # fmt: skip
 
 
@@ -335,7 +335,7 @@ def test_both_views_recorded_when_asked(nameserver):
     assert verdict.addresses == ("8.8.8.8", "202.96.128.86")
     assert {k: (v.region, v.addresses, v.subnet) for k, v in verdict.views.items()} == {
         "default": (Region.ABROAD, ("8.8.8.8",), None),
-        "mainland": (Region.MAINLAND, ("202.96.128.86",), "202.96.128.0/24"),
+        "mainland": (Region.MAINLAND, ("202.96.128.86",), "114.114.114.0/24"),
     }
     assert verdict.cdn.suffix == "kunlunaq.com"
     # without the vantage, the mainland CDN is invisible
@@ -498,3 +498,38 @@ def test_cli_output_file(nameserver, tmp_path):
     done = _cli("locate", "mainland.test", "--nameserver", nameserver, "-o", str(target))
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert json.loads(target.read_text(encoding="utf-8"))["region"] == "mainland"
+
+
+# --- the scenario generator's ground truth -------------------------------------------------------
+
+# The scenario puts Tencent's mainland IPv6 in 240d:c000::/20 [marked uncertain there]; iptocc
+# registers it to SG while the sandbox's Cymru zone says CN/AS45090 (a mainland AS): locate
+# refuses to decide between them (unknown), which is the honest answer for such data.
+_DISPUTED = ipaddress.ip_network("240d:c000::/20")
+
+
+@pytest.mark.parametrize(("sites", "seed", "profile"), [(300, 1, "realistic"), (300, 7, "faults")])
+def test_regions_agree_with_scenario_truth(sandbox_factory, sites, seed, profile):
+    sandbox = sandbox_factory(sites, seed, profile)
+    domains = sandbox.scenario.domains
+    config = {"nameservers": [sandbox.nameserver], "timeout": 0.5, "retries": 1}
+
+    async def scan(**extra):
+        async with Locator(LocateConfig(**config, **extra)) as locator:
+            return {v.domain: v async for v in locator.locate_many(domains)}
+
+    plain = run(scan())
+    mainland = run(scan(vantages=[Vantage.parse("mainland")]))
+    wrong = {}
+    for domain in domains:
+        truth = sandbox.scenario.truth[domain]
+        seen = (plain[domain].region, mainland[domain].views["mainland"].region)
+        if seen != (truth.region, truth.region_mainland_vantage):
+            wrong[domain] = (seen, plain[domain].addresses)
+    disputed = {
+        d: w for d, w in wrong.items()
+        if w[0] == (Region.UNKNOWN, Region.UNKNOWN)
+        and any(ipaddress.ip_address(a) in _DISPUTED for a in w[1])
+    }  # fmt: skip
+    assert {d: w for d, w in wrong.items() if d not in disputed} == {}
+    assert len(disputed) <= sites // 50

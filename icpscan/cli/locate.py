@@ -151,7 +151,8 @@ def _open_output(path: str) -> Iterator[IO[str]]:
 @click.option(
     "--vantage", "vantages", multiple=True, metavar="SPEC",
     help="Also resolve from another vantage and record both views: 'mainland' (EDNS Client "
-    "Subnet of a China Telecom /24), or NAME,ecs=CIDR and/or NAME,ns=HOST[:PORT] (repeatable).",
+    "Subnet of 114DNS's /24, a mainland resolver), or NAME,ecs=CIDR and/or "
+    "NAME,ns=HOST[:PORT] (repeatable).",
 )  # fmt: skip
 @click.option(
     "--ranges", "ranges_file", type=click.Path(dir_okay=False), default=None,
