@@ -173,7 +173,7 @@ def build_world(n: int, seed: int = 7) -> tuple[World, list[str]]:
             world.dns[domain] = DnsName(
                 {"A": [_address(rng, [p for p in V4 if p[2] == "US"])]},
                 views=[
-                    View("mainland", ["202.96.128.0/18"], {"CNAME": [rng.choice(edge_names[:50])]})
+                    View("mainland", ["114.114.114.0/24"], {"CNAME": [rng.choice(edge_names[:50])]})
                 ],
             )
         elif roll < 0.94:  # mixed answer
