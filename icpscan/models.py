@@ -239,3 +239,114 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return value
+
+
+# --- hosting location (resolve + locate) -------------------------------------------------------
+
+DNS_ERRORS = ("nxdomain", "servfail", "refused", "no_answer", "timeout", "error")
+CONFIDENCES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """One successful lookup: the records of ``rtype`` at the end of ``cnames``."""
+
+    name: str  # the name asked, lower-case, no trailing dot
+    rtype: str  # "A", "AAAA", "NS", "TXT", ...
+    records: tuple[str, ...]  # addresses / targets / texts, in answer order
+    ttl: int  # smallest TTL along the CNAME chain and the record set
+    cnames: tuple[str, ...] = ()  # CNAME targets followed from ``name``, in order
+    view: str = "default"  # vantage the answer was seen from
+
+
+@dataclass(frozen=True)
+class DnsFailure:
+    """A lookup that gave no records, as a recorded fact (never an exception)."""
+
+    name: str
+    rtype: str
+    error: str  # one of DNS_ERRORS
+    detail: str = ""  # e.g. "no reply from 127.0.0.1:53 after 3 tries"
+    view: str = "default"
+    cnames: tuple[str, ...] = ()  # CNAMEs followed before the failure, if any
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one domain resolved to from one vantage."""
+
+    domain: str  # as asked (IDNA, lower-case)
+    view: str  # vantage name; "default" = plain queries to the configured nameservers
+    name: str  # the name whose addresses were used: ``domain`` or ``www.`` + domain
+    addresses: tuple[str, ...]  # IPv4 first, then IPv6, in answer order, no duplicates
+    cnames: tuple[str, ...]  # CNAME chain from ``name``
+    answers: tuple[DnsAnswer, ...] = ()
+    failures: tuple[DnsFailure, ...] = ()
+    ns: tuple[str, ...] = ()  # NS of ``domain`` (context only), when asked for
+    subnet: str | None = None  # EDNS Client Subnet sent for this view, if any
+
+
+@dataclass(frozen=True)
+class AddressInfo:
+    """Everything the offline sources and Team Cymru say about one address."""
+
+    address: str
+    version: int  # 4 or 6
+    region: Region
+    confidence: str  # "high" | "medium" | "low"
+    special: str | None = None  # egress.forbidden_reason: "private", "loopback", ... (no lookups)
+    asn: int | None = None  # first origin AS (multi-origin prefixes list the rest in evidence)
+    asn_name: str | None = None
+    asn_country: str | None = None  # registry country of the prefix, as Cymru reports it
+    registry: str | None = None  # "apnic", "arin", ...
+    prefix: str | None = None  # BGP prefix Cymru reports
+    allocated: str | None = None  # "YYYY-MM-DD" or None
+    country: str | None = None  # offline registry country (RIR import, else iptocc)
+    provider: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cdn:
+    """A CDN recognised from a CNAME suffix (data/cdn_suffixes.csv)."""
+
+    name: str  # e.g. "Alibaba Cloud CDN"
+    provider: str  # e.g. "Alibaba Cloud"
+    mainland_nodes: str  # "yes" | "no" | "depends"
+    suffix: str  # the suffix that matched, e.g. "kunlunaq.com"
+    cname: str = ""  # the CNAME in the chain that matched
+
+
+@dataclass(frozen=True)
+class AsnRef:
+    asn: int
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ViewSummary:
+    """What one vantage saw: a mainland resolver may see another site than we do."""
+
+    region: Region
+    addresses: tuple[str, ...]
+    cnames: tuple[str, ...]
+    subnet: str | None = None
+
+
+@dataclass(frozen=True)
+class HostingVerdict:
+    """Where a domain is served from, with the evidence that says so (``icpscan locate``)."""
+
+    domain: str
+    region: Region
+    addresses: tuple[str, ...]  # all views, IPv4 first; the crawler fetches addresses[0]
+    cnames: tuple[str, ...]
+    asns: tuple[AsnRef, ...]
+    provider: str | None
+    cdn: Cdn | None
+    confidence: str  # "high" | "medium" | "low"
+    evidence: tuple[Evidence, ...]
+    errors: tuple[DnsFailure, ...]  # failures that matter (not e.g. a missing AAAA)
+    views: dict[str, ViewSummary] = field(default_factory=dict)
+    ns: tuple[str, ...] = ()
+    address_info: tuple[AddressInfo, ...] = ()
