@@ -350,3 +350,4 @@ class HostingVerdict:
     views: dict[str, ViewSummary] = field(default_factory=dict)
     ns: tuple[str, ...] = ()
     address_info: tuple[AddressInfo, ...] = ()
+    answers: tuple[DnsAnswer, ...] = ()  # every answer of every view, with its TTL

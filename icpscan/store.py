@@ -410,3 +410,249 @@ def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# -- results -----------------------------------------------------------------------------------
+
+_SEVERITY_ORDER = ("info", "low", "medium", "high")
+
+
+def _max_severity(findings: list[dict[str, Any]]) -> str | None:
+    ranks = [_SEVERITY_ORDER.index(f["severity"]) for f in findings]
+    return _SEVERITY_ORDER[max(ranks)] if ranks else None
+
+
+def _flag(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def write_results(
+    db: sqlite_utils.Database, scan_id: int, records: Sequence[dict[str, Any]]
+) -> int:
+    """Store result records (``DomainResult`` JSON) and mark their targets done, atomically.
+
+    A domain already stored for this scan is skipped (at-least-once delivery upstream, exactly
+    once here). Returns how many records were new.
+    """
+    written = 0
+    now = utcnow()
+    with transaction(db):
+        for record in records:
+            if _write_one(db, scan_id, record, now):
+                written += 1
+        db.conn.executemany(
+            "UPDATE targets SET state = 'done' WHERE scan_id = ? AND domain = ?",
+            [(scan_id, r["domain"]) for r in records],
+        )
+    return written
+
+
+def _write_one(db: sqlite_utils.Database, scan_id: int, record: dict[str, Any], now: str) -> bool:
+    hosting = record.get("hosting") or {}
+    fetch = record.get("fetch") or {}
+    findings = record.get("findings") or []
+    numbers = record.get("numbers") or []
+    domain = record["domain"]
+    cdn = hosting.get("cdn") or {}
+    error = fetch.get("error") or {}
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO domains (scan_id, domain, display, line, region, confidence,"
+        " provider, cdn, reached, status, final_url, final_registrable_domain, error_kind,"
+        " encoding, numbers_count, findings_count, max_severity, finding_codes, scanned_at,"
+        " record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            scan_id,
+            domain,
+            record.get("display") or domain,
+            record.get("line"),
+            hosting.get("region"),
+            hosting.get("confidence"),
+            hosting.get("provider"),
+            cdn.get("name"),
+            _flag(fetch.get("reached")),
+            fetch.get("status"),
+            fetch.get("final_url"),
+            fetch.get("final_registrable_domain"),
+            error.get("kind"),
+            record.get("encoding"),
+            len(numbers),
+            len(findings),
+            _max_severity(findings),
+            " ".join(sorted({f["code"] for f in findings})),
+            now,
+            _dumps(record),
+        ],
+    )
+    if cursor.rowcount == 0:
+        return False
+    domain_id = cursor.lastrowid
+    key = (domain_id, scan_id, domain)
+    _write_hosting(db, key, hosting, scan_id, now)
+    _write_fetch(db, key, fetch)
+    db.conn.executemany(
+        "INSERT INTO numbers (domain_id, scan_id, domain, kind, number, raw, province_code,"
+        " province, valid, placeholder, linked, href, location, own, site_index, problems)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                *key,
+                n["kind"],
+                n["number"],
+                n.get("raw"),
+                (n.get("province") or {}).get("code"),
+                (n.get("province") or {}).get("name"),
+                _flag(n.get("valid")),
+                _flag(n.get("placeholder")),
+                _flag(n.get("linked")),
+                n.get("href"),
+                n.get("location"),
+                _flag(n.get("own")),
+                n.get("site_index"),
+                _dumps(n.get("problems") or []),
+            )
+            for n in numbers
+        ],
+    )
+    _insert_findings(db, key, findings)
+    return True
+
+
+def _insert_findings(
+    db: sqlite_utils.Database, key: tuple[int | None, int, str], findings: list[dict[str, Any]]
+) -> None:
+    db.conn.executemany(
+        "INSERT INTO findings (domain_id, scan_id, domain, code, severity, message, evidence)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (*key, f["code"], f["severity"], f.get("message"), _dumps(f.get("evidence") or {}))
+            for f in findings
+        ],
+    )
+
+
+def _write_hosting(
+    db: sqlite_utils.Database,
+    key: tuple[int | None, int, str],
+    hosting: dict[str, Any],
+    scan_id: int,
+    now: str,
+) -> None:
+    infos = hosting.get("address_info") or []
+    db.conn.executemany(
+        "INSERT INTO addresses (address, version, region, confidence, special, asn, asn_name,"
+        " asn_country, registry, prefix, allocated, country, provider, evidence, last_scan_id,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(address) DO UPDATE SET version = excluded.version,"
+        " region = excluded.region, confidence = excluded.confidence,"
+        " special = excluded.special, asn = excluded.asn, asn_name = excluded.asn_name,"
+        " asn_country = excluded.asn_country, registry = excluded.registry,"
+        " prefix = excluded.prefix, allocated = excluded.allocated,"
+        " country = excluded.country, provider = excluded.provider,"
+        " evidence = excluded.evidence, last_scan_id = excluded.last_scan_id,"
+        " updated_at = excluded.updated_at",
+        [
+            (
+                i["address"],
+                i.get("version"),
+                i.get("region"),
+                i.get("confidence"),
+                i.get("special"),
+                i.get("asn"),
+                i.get("asn_name"),
+                i.get("asn_country"),
+                i.get("registry"),
+                i.get("prefix"),
+                i.get("allocated"),
+                i.get("country"),
+                i.get("provider"),
+                _dumps(i.get("evidence") or []),
+                scan_id,
+                now,
+            )
+            for i in infos
+        ],
+    )
+    rows = [(*key, address, "default") for address in hosting.get("addresses") or []]
+    for view, summary in (hosting.get("views") or {}).items():
+        rows.extend((*key, address, view) for address in summary.get("addresses") or [])
+    db.conn.executemany(
+        "INSERT INTO domain_addresses (domain_id, scan_id, domain, address, view)"
+        " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM addresses WHERE address = ?)",
+        [(*row, row[3]) for row in rows],
+    )
+    answers = [
+        (
+            *key,
+            answer.get("view", "default"),
+            answer["name"],
+            answer["rtype"],
+            value,
+            answer.get("ttl"),
+            _dumps(answer.get("cnames") or []),
+        )
+        for answer in hosting.get("answers") or []
+        for value in answer.get("records") or []
+    ]
+    db.conn.executemany(
+        "INSERT INTO dns_answers (domain_id, scan_id, domain, view, name, rtype, value, ttl,"
+        " cnames) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        answers,
+    )
+    db.conn.executemany(
+        "INSERT INTO dns_failures (domain_id, scan_id, domain, view, name, rtype, error, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                *key,
+                e.get("view", "default"),
+                e.get("name"),
+                e.get("rtype"),
+                e.get("error"),
+                e.get("detail"),
+            )
+            for e in hosting.get("errors") or []
+        ],
+    )
+
+
+def _write_fetch(
+    db: sqlite_utils.Database, key: tuple[int | None, int, str], fetch: dict[str, Any]
+) -> None:
+    if not fetch:
+        return
+    tls = fetch.get("tls") or {}
+    headers = fetch.get("headers") or {}
+    error = fetch.get("error") or {}
+    db.execute(
+        "INSERT INTO fetches (domain_id, scan_id, domain, reached, final_url, status,"
+        " left_registrable_domain, address, peer, server, content_type, truncated, body_size,"
+        " error_kind, error_detail, elapsed, tls_expired, tls_self_signed, tls_hostname_match,"
+        " tls_trusted, tls_issuer, tls_not_after, chain, attempts, headers, tls)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            *key,
+            _flag(fetch.get("reached")),
+            fetch.get("final_url"),
+            fetch.get("status"),
+            _flag(fetch.get("left_registrable_domain")),
+            fetch.get("address"),
+            fetch.get("peer"),
+            headers.get("server"),
+            headers.get("content-type"),
+            _flag(fetch.get("truncated")),
+            fetch.get("body_size"),
+            error.get("kind"),
+            error.get("detail"),
+            fetch.get("elapsed"),
+            _flag(tls.get("expired")) if tls else None,
+            _flag(tls.get("self_signed")) if tls else None,
+            _flag(tls.get("hostname_match")) if tls else None,
+            _flag(tls.get("trusted")) if tls else None,
+            tls.get("issuer"),
+            tls.get("not_after"),
+            _dumps(fetch.get("chain") or []),
+            _dumps(fetch.get("attempts") or []),
+            _dumps(headers),
+            _dumps(tls) if tls else None,
+        ],
+    )

@@ -401,7 +401,7 @@ def test_cli_jsonl_fields(nameserver):
     record = next(r for r in lines if r["domain"] == "alicdn.test")
     assert list(record) == [
         "schema_version", "domain", "region", "addresses", "cnames", "asns", "provider", "cdn",
-        "confidence", "evidence", "errors", "views", "ns", "address_info",
+        "confidence", "evidence", "errors", "views", "ns", "address_info", "answers",
     ]  # fmt: skip
     assert {
         k: record[k] for k in ("region", "addresses", "cnames", "asns", "provider", "confidence")

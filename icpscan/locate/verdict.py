@@ -418,6 +418,7 @@ def decide(
         views=views,
         ns=tuple(dict.fromkeys(n for r in resolutions for n in r.ns)),
         address_info=tuple(address_info),
+        answers=tuple(a for r in resolutions for a in r.answers),
     )
 
 
