@@ -89,7 +89,7 @@ PSB_RE = re.compile(
 )
 
 VATS_RE = re.compile(
-    r"(?<![A-Z0-9])(?P<cats>[AB][12](?: {0,2}[.、,/] {0,2}[AB][12]){0,4}) {0,2}- {0,2}"
+    r"(?<![A-Z0-9])(?P<cats>(?:A2|B1|B2)(?: {0,2}[.、,/] {0,2}(?:A2|B1|B2)){0,3}) {0,2}- {0,2}"
     r"(?P<digits>(?:19|20|XX)[0-9X]{6})(?![0-9X])"
     r"(?: {0,2}号)?(?: {0,2}- {0,2}(?P<idx>[0-9]{1,4}[A-Z]?)(?![0-9A-Z]))?(?: {0,2}号)?"
     r"(?: {0,2}\(全网\))?"
@@ -260,7 +260,13 @@ def find_candidates(folded: str) -> list[Candidate]:
     if "-" in folded:
         found.extend(_vats_candidate(folded, m) for m in VATS_RE.finditer(folded))
     if "备案" in folded:
-        found.extend(_generic_candidate(m) for m in GENERIC_RE.finditer(folded))
+        found.extend(
+            _generic_candidate(m)
+            for m in GENERIC_RE.finditer(folded)
+            # "食品经营备案号：…", "医疗器械备案号：…" are other registries' numbers.
+            if m.group(0).startswith(("ICP", "网站"))
+            or not _CJK_RE.match(folded[m.start() - 1 : m.start()] or " ")
+        )
     found.sort(key=lambda c: c.start)
     # Two patterns can read the same text (a generic "备案号：" label inside an ICP or PSB
     # number); the earlier, more specific reading wins.
@@ -358,7 +364,9 @@ def judge(cand: Candidate, *, today: datetime.date, host: str | None = None) -> 
         if "x_digits" not in problems:
             problems.append("x_digits")
     digits_only = body.isdigit()
-    if digits_only and (_all_same(body) or _is_sequence(body) or "12345678" in body):
+    if digits_only and (
+        _all_same(body) or _is_sequence(body) or "12345678" in body or "000000" in body
+    ):
         placeholder = True
         problems.append("example_digits")
 
@@ -412,9 +420,6 @@ def judge(cand: Candidate, *, today: datetime.date, host: str | None = None) -> 
             province = hit[0] if hit else None
         elif digits_only and (row := provinces.division_province(body)) is not None:
             province = row.province(row.psb_prefixes[0])
-        if digits_only and "000000" in body:
-            placeholder = True
-            problems.append("example_serial")
         demo = demo_numbers().get(number)
         if demo is not None and not _host_matches(host, demo.owner_domains):
             problems.append("demo_number")

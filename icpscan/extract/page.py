@@ -38,7 +38,9 @@ MAX_ANCHORS = 4000
 
 _WINDOW_BEFORE = 400
 _WINDOW_AFTER = 600
-_PRESCAN = 3000  # tags before a window that decide its enclosing link / footer state
+_PRESCAN = 3000
+_TAIL_SHARE = 0.2  # without footer markup, the last 20% of the body (scripts excluded) ...
+_TAIL_MIN_CHARS = 160  # ... or its last 160 characters of markup, whichever is longer  # tags before a window that decide its enclosing link / footer state
 
 # Anchor words. Each is searched on its own: a literal-first pattern is fast, an alternation
 # is not (ENGINEERING-NOTES §7). The check says what must follow for the anchor to matter.
@@ -56,6 +58,7 @@ _ANCHORS: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...] = tuple(
         ("B2-", r"\s{0,2}(?:19|20|[Xx]{2})"),
         ("B1-", r"\s{0,2}(?:19|20|[Xx]{2})"),
         ("B2 -", r"\s{0,2}(?:19|20|[Xx]{2})"),
+        ("b2-", r"\s{0,2}(?:19|20|[Xx]{2})"),
         ("Ｂ２", None),
         ("备案号", r"[\s\S]{0,60}?[0-9０-９]"),
         ("備案號", r"[\s\S]{0,60}?[0-9０-９]"),
@@ -677,10 +680,11 @@ def _apply_tail_rule(page: str, occurrences: list[_Occurrence], opaque: list[_Op
     total = effective(body_end) - effective(body_start)
     if total <= 0:
         return
+    # The last fifth of the body, but never less than a short line of markup: on a tiny page
+    # the closing tags alone would otherwise push the last line out of the "last part".
+    tail = max(_TAIL_SHARE * total, _TAIL_MIN_CHARS)
     for i, occ in enumerate(occurrences):
-        if occ.location is Location.BODY and effective(body_end) - effective(occ.block_end) <= (
-            0.2 * total
-        ):
+        if occ.location is Location.BODY and effective(body_end) - effective(occ.block_end) <= tail:
             occurrences[i] = _replace_location(occ, Location.FOOTER)
 
 
