@@ -38,9 +38,9 @@ MAX_ANCHORS = 4000
 
 _WINDOW_BEFORE = 400
 _WINDOW_AFTER = 600
-_PRESCAN = 3000
+_PRESCAN = 3000  # tags before a window that decide its enclosing link / footer state
 _TAIL_SHARE = 0.2  # without footer markup, the last 20% of the body (scripts excluded) ...
-_TAIL_MIN_CHARS = 160  # ... or its last 160 characters of markup, whichever is longer  # tags before a window that decide its enclosing link / footer state
+_TAIL_MIN_CHARS = 160  # ... or its last 160 characters of markup, whichever is longer
 
 # Anchor words. Each is searched on its own: a literal-first pattern is fast, an alternation
 # is not (ENGINEERING-NOTES §7). The check says what must follow for the anchor to matter.
