@@ -521,16 +521,19 @@ def _judge_psb(cand: Candidate, body: str, problems: list[str]) -> bool:
 # --- one number --------------------------------------------------------------------------------
 
 
-def clean_text(text: str) -> str:
-    """Delete invisible characters and fold: what :func:`find_candidates` expects."""
-    return fold(text.translate(_DELETE_ZERO_WIDTH)).replace("\n", " ")
+_WHITESPACE_RUN_RE = re.compile(r"\s+")
+
+
+def _plain(text: str) -> str:
+    """Plain text as a page shows it: invisible characters gone, whitespace runs collapsed."""
+    return _WHITESPACE_RUN_RE.sub(" ", text.translate(_DELETE_ZERO_WIDTH))
 
 
 def iter_numbers(
     text: str, *, today: datetime.date | None = None, host: str | None = None
 ) -> Iterator[tuple[Candidate, Judgement, str]]:
     """Judged numbers in plain text with the raw text of each: the core of :func:`normalise`."""
-    raw = text.translate(_DELETE_ZERO_WIDTH).replace("\n", " ")
+    raw = _plain(text)
     folded = fold(raw)
     when = today or datetime.date.today()
     for cand in find_candidates(folded):

@@ -42,6 +42,12 @@ _PRESCAN = 3000  # tags before a window that decide its enclosing link / footer 
 _TAIL_SHARE = 0.2  # without footer markup, the last 20% of the body (scripts excluded) ...
 _TAIL_MIN_CHARS = 160  # ... or its last 160 characters of markup, whichever is longer
 
+# After "B2"/"B1": a dash and a year (or XX), possibly spaced or full-width.
+# Spaces, &nbsp; or inline tags; each space run sits between two other items, so the pattern
+# cannot split one run in many ways (no backtracking blow-up on long runs of spaces).
+_GAP = r"[\s\u3000]{0,8}(?:(?:&nbsp;|<[^<>]{0,100}>)[\s\u3000]{0,8}){0,4}"
+_VATS_CHECK = rf"{_GAP}[-－—–‐]{_GAP}(?:[12１２][09０９]|[XxＸｘ]{{2}})"
+
 # Anchor words. Each is searched on its own: a literal-first pattern is fast, an alternation
 # is not (ENGINEERING-NOTES §7). The check says what must follow for the anchor to matter.
 _ANCHORS: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...] = tuple(
@@ -55,11 +61,10 @@ _ANCHORS: tuple[tuple[re.Pattern[str], re.Pattern[str] | None], ...] = tuple(
         ("公安", r"[\s\S]{0,160}?[0-9０-９XxＸｘ{]"),
         ("网安", r"[\s\S]{0,160}?[0-9０-９XxＸｘ{]"),
         ("網安", r"[\s\S]{0,160}?[0-9０-９XxＸｘ{]"),
-        ("B2-", r"\s{0,2}(?:19|20|[Xx]{2})"),
-        ("B1-", r"\s{0,2}(?:19|20|[Xx]{2})"),
-        ("B2 -", r"\s{0,2}(?:19|20|[Xx]{2})"),
-        ("b2-", r"\s{0,2}(?:19|20|[Xx]{2})"),
-        ("Ｂ２", None),
+        ("B2", _VATS_CHECK),
+        ("B1", _VATS_CHECK),
+        ("b2", _VATS_CHECK),
+        ("Ｂ２", _VATS_CHECK),
         ("备案号", r"[\s\S]{0,60}?[0-9０-９]"),
         ("備案號", r"[\s\S]{0,60}?[0-9０-９]"),
         ("备案编号", r"[\s\S]{0,60}?[0-9０-９]"),
