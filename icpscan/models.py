@@ -212,7 +212,7 @@ class Extraction:
     """Everything :func:`icpscan.extract` reads from one page."""
 
     numbers: tuple[FoundNumber, ...]
-    encoding: str  # codec the page was decoded with ("utf-8", "gb18030", "big5hkscs", ...)
+    encoding: str  # codec the page was decoded with ("utf-8", "gb18030", ...; "str" for text)
     declared_encoding: str | None = None  # what the hint / <meta> said (normalised)
     encoding_mismatch: bool = False  # a declaration was overruled because the bytes disagreed
     title: str | None = None

@@ -19,7 +19,10 @@ FOOTER = (
     '<a href="http://www.beian.gov.cn/portal/registerSystemInfo?recordcode=11010502040001">'
     "京公网安备11010502040001号</a></footer>"
 )
-BIG5_FOOTER = "<footer><p>歡迎光臨本網站，這是我們的首頁。</p>京ICP備2021040002號 京公網安備11010502040002號</footer>"
+BIG5_FOOTER = (
+    "<footer><p>歡迎光臨本網站，這是我們的首頁。</p>"
+    "京ICP備2021040002號 京公網安備11010502040002號</footer>"
+)
 
 
 def page(meta: str | None, footer: str = FOOTER) -> str:

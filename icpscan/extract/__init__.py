@@ -47,7 +47,7 @@ def extract(
     """
     if isinstance(page, str):
         text = page
-        decoded = Decoded(page, "utf-8", None, "text", False)
+        decoded = Decoded(page, "str", None, "text", False)
     else:
         decoded = decode(bytes(page), encoding)
         text = decoded.text

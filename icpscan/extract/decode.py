@@ -93,7 +93,7 @@ _COMMON = (
 _COMMON_RE = re.compile("[" + _COMMON + "]")
 _NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _HIGH_BYTE_RE = re.compile(rb"[\x80-\xff]")
-_SAMPLE_BYTES = 16384
+_SAMPLE_BYTES = 4096
 
 
 @dataclass(frozen=True)
