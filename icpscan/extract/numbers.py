@@ -95,6 +95,13 @@ VATS_RE = re.compile(
     r"(?: {0,2}\(全网\))?"
 )
 
+# A bare template variable named after the number (``{{ site.icp }}``, ``{$cfg_beian}``) left
+# unrendered: an ICP (or PSB) placeholder even without an "ICP备" label around it.
+TEMPLATE_VAR_RE = re.compile(
+    r"(?:\{\{|\{\$|\$\{|\{%)[^{}<>\n]{0,40}?(?P<name>ICP|BEIAN|GONGAN|PSB|POLICE)"
+    r"[^{}<>\n]{0,40}?(?:\}\}|%\}|\})"
+)
+
 GENERIC_RE = re.compile(
     r"(?:ICP|网站)?备案编?号 {0,3}[为是]? {0,3}: {0,3}(?P<digits>[0-9X]{6,15})(?![0-9X])"
 )
@@ -249,6 +256,19 @@ def _generic_candidate(m: re.Match[str]) -> Candidate:
     )
 
 
+def _template_candidate(m: re.Match[str]) -> Candidate:
+    psb = m.group("name") in ("GONGAN", "PSB", "POLICE")
+    return Candidate(
+        kind=NumberKind.PSB_FILING if psb else NumberKind.ICP_FILING,
+        start=m.start(),
+        end=m.end(),
+        prefix="",
+        body="",
+        site_index=None,
+        template=True,
+    )
+
+
 def find_candidates(folded: str) -> list[Candidate]:
     """Every number in folded text, in order, without overlaps."""
     found: list[Candidate] = []
@@ -259,6 +279,8 @@ def find_candidates(folded: str) -> list[Candidate]:
     found.extend(_psb_candidate(folded, m) for m in PSB_RE.finditer(folded))
     if "-" in folded:
         found.extend(_vats_candidate(folded, m) for m in VATS_RE.finditer(folded))
+    if "{" in folded:
+        found.extend(_template_candidate(m) for m in TEMPLATE_VAR_RE.finditer(folded))
     if "备案" in folded:
         found.extend(
             _generic_candidate(m)

@@ -59,6 +59,9 @@ _AFTER_GONGAN = (
 )
 
 
+_TEMPLATE_NAME = r"[^{}<>\n]{0,40}?(?i:icp|beian|gongan|psb|police)"
+
+
 @dataclass(frozen=True)
 class _Anchor:
     """A literal whose presence may start a number nearby."""
@@ -82,6 +85,10 @@ _ANCHORS = (
     _anchor("beian", after=r"[^<>]{0,250}?[Cc][Oo][Dd][Ee]="),
     _anchor("安", before="公网網", after=r"(?:\s|&nbsp;){0,3}[备備]|" + _AFTER_GONGAN),
     _anchor("案", before="备備", after=r"(?:[号號]|[编編][号號])" + _DIGIT_SOON),
+    # Unrendered template variables named after the number: {{ site.icp }}, {$cfg_beian}.
+    _anchor("{{", after=_TEMPLATE_NAME),
+    _anchor("{$", after=_TEMPLATE_NAME),
+    _anchor("${", after=_TEMPLATE_NAME),
     # 安 written as a numeric entity (公网安备 hidden from scrapers); windows decode entities.
     _anchor("&#23433;"),
     _anchor("&#x5b89;"),
@@ -702,6 +709,8 @@ def _window_occurrences(
         last = max(first, bisect.bisect_left(starts, cand.end) - 1)
         segments = win.segments[first : last + 1]
         seg = segments[0]
+        if cand.template and seg.context == "script":
+            continue  # `京ICP备${icp}号` in JavaScript is code that fills the number in
         href = next((s.href for s in segments if s.href), None)
         judgement = numbers.judge(cand, today=today, host=host)
         location = _CONTEXT_LOCATION.get(seg.context)
