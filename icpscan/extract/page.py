@@ -131,6 +131,10 @@ def _element_patterns(name: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
 _OPAQUE_START_RE = re.compile(r"<!--|<(?i:script|style)\b")
 _SCRIPT_END_RE = re.compile(r"</(?i:script)\s*>")
 _STYLE_END_RE = re.compile(r"</(?i:style)\s*>")
+_EMBEDDED_TAG_RE = re.compile(
+    r"</?(?i:a|span|p|div|br|img|b|i|em|strong|font|footer|li|ul|ol|small|label|section|center"
+    r"|td|tr|table|h[1-6])(?=[\s/>])[^<>]{0,300}>"
+)
 _TAG_NAME_RE = re.compile(r"/?\s*([A-Za-z][A-Za-z0-9:-]*)")
 _ATTR_RE = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _CLASS_ID_RE = re.compile(r"""\b(?:class|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
@@ -372,6 +376,8 @@ def _js_char(match: re.Match[str]) -> str:
 
 def _is_footer_token(token: str) -> bool:
     token = token.lower()
+    if "footnote" in token or "football" in token:
+        return False
     if any(word in token for word in _FOOTER_WORDS):
         return True
     if "bottom" in token:
@@ -492,6 +498,17 @@ class _Tokeniser:
                 return
             if lt > i:
                 win.text(page[i:lt], i, context)
+            if context != "html":
+                # In scripts and comments '<' is mostly an operator or prose (a<b && c>d would
+                # swallow a JS string); only markup written into the page counts as a tag.
+                embedded = _EMBEDDED_TAG_RE.match(page, lt, end)
+                if embedded is None:
+                    win.text("<", lt, context)
+                    i = lt + 1
+                else:
+                    self._tag(win, page[lt + 1 : embedded.end() - 1], lt, context)
+                    i = embedded.end()
+                continue
             nxt = page[lt + 1 : lt + 2]
             if not (nxt.isascii() and (nxt.isalpha() or nxt in "/!?")):
                 win.text("<", lt, context)
