@@ -182,7 +182,7 @@ def decode(data: bytes, hint: str | None = None) -> Decoded:
         codec = first_declared if first_declared and _try(b"a", first_declared) == "a" else "utf-8"
         return Decoded(data.decode("ascii"), codec, first_declared, "declared", False)
 
-    utf8 = _try(data, "utf-8")
+    utf8 = _utf8(data)
     if utf8 is not None:
         lied = first_declared not in (None, "utf-8")
         return Decoded(utf8, "utf-8", first_declared, "declared" if not lied else "detected", lied)
@@ -195,6 +195,23 @@ def decode(data: bytes, hint: str | None = None) -> Decoded:
 
     text, codec = _detect(data)
     return Decoded(text, codec, first_declared, "detected", first_declared is not None)
+
+
+def _utf8(data: bytes) -> str | None:
+    """The page as UTF-8 if the bytes are UTF-8, tolerating a cut-off end or a stray byte.
+
+    GBK/Big5 bytes fail as UTF-8 at their very first Chinese character, so a failure *after*
+    some multi-byte UTF-8 characters decoded cleanly means a damaged UTF-8 page, not GBK.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        truncated = exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"
+        if not truncated and data[: exc.start].isascii():
+            return None
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    return text if bad <= max(3, len(text) // 1000) else None
 
 
 def _judge_declared(data: bytes, codec: str) -> str | None:

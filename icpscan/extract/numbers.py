@@ -175,9 +175,9 @@ def _icp_candidate(text: str, m: re.Match[str]) -> Candidate | None:
             return None
     elif prefix in FAKE_ICP_PREFIXES:
         fake = True
-    elif prefix and _CJK_RE.match(prefix) and prefix not in _LABEL_TAILS:
+    elif prefix and at == m.start() - 1 and _CJK_RE.match(prefix) and prefix not in _LABEL_TAILS:
         return None  # 萌ICP备, 沪交ICP备, 小帅ICP备...: not an MIIT number at all
-    else:
+    else:  # no character, punctuation, or a word before a space ("有限公司 ICP备…")
         prefix, at = "", m.start()
     digits = m.group("digits") or ""
     template = m.group("tpl") is not None
