@@ -490,6 +490,9 @@ class _Tokeniser:
 
     def _html(self, win: _Window, start: int, end: int, context: str) -> None:
         page = self.page
+        if context != "html":
+            self._embedded(win, start, end, context)
+            return
         i = start
         while i < end:
             lt = page.find("<", i, end)
@@ -498,17 +501,6 @@ class _Tokeniser:
                 return
             if lt > i:
                 win.text(page[i:lt], i, context)
-            if context != "html":
-                # In scripts and comments '<' is mostly an operator or prose (a<b && c>d would
-                # swallow a JS string); only markup written into the page counts as a tag.
-                embedded = _EMBEDDED_TAG_RE.match(page, lt, end)
-                if embedded is None:
-                    win.text("<", lt, context)
-                    i = lt + 1
-                else:
-                    self._tag(win, page[lt + 1 : embedded.end() - 1], lt, context)
-                    i = embedded.end()
-                continue
             nxt = page[lt + 1 : lt + 2]
             if not (nxt.isascii() and (nxt.isalpha() or nxt in "/!?")):
                 win.text("<", lt, context)
@@ -519,6 +511,19 @@ class _Tokeniser:
                 return  # an unclosed tag swallows the rest, as in a browser
             self._tag(win, page[lt + 1 : gt], lt, context)
             i = gt + 1
+
+    def _embedded(self, win: _Window, start: int, end: int, context: str) -> None:
+        """Script or comment content: '<' is mostly an operator or prose there (a<b && c>d
+        would swallow a JS string), so only markup written into the page counts as a tag."""
+        page = self.page
+        i = start
+        for tag in _EMBEDDED_TAG_RE.finditer(page, start, end):
+            if tag.start() > i:
+                win.text(page[i : tag.start()], i, context)
+            self._tag(win, page[tag.start() + 1 : tag.end() - 1], tag.start(), context)
+            i = tag.end()
+        if i < end:
+            win.text(page[i:end], i, context)
 
     def _tag(self, win: _Window, tag: str, pos: int, context: str) -> None:
         match = _TAG_NAME_RE.match(tag)
