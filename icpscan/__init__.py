@@ -9,3 +9,7 @@ from icpscan.egress import install_guard_from_environment as _install_guard_from
 # Tests, benchmarks and the demo set ICPSCAN_LOOPBACK_ONLY=1; every process that imports
 # icpscan (CLI, Scrapy workers, helpers) then refuses to reach beyond loopback.
 _install_guard_from_environment()
+
+from icpscan.extract import extract  # noqa: E402  (after the guard is armed)
+
+__all__ = ["__version__", "extract"]

@@ -208,6 +208,18 @@ class FoundNumber:
 
 
 @dataclass(frozen=True)
+class Extraction:
+    """Everything :func:`icpscan.extract` reads from one page."""
+
+    numbers: tuple[FoundNumber, ...]
+    encoding: str  # codec the page was decoded with ("utf-8", "gb18030", ...; "str" for text)
+    declared_encoding: str | None = None  # what the hint / <meta> said (normalised)
+    encoding_mismatch: bool = False  # a declaration was overruled because the bytes disagreed
+    title: str | None = None
+    signals: frozenset[str] = frozenset()  # "ecommerce", "forum", "news" (LICENCE_SIGNALS)
+
+
+@dataclass(frozen=True)
 class Evidence:
     source: str  # e.g. "ranges-file", "cloud:aws", "cdn-cname", "iptocc", "cymru"
     claim: str  # human-readable statement
