@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import AAAA, QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from icpscan.crawl.connect_to import ConnectionOverrides
@@ -119,9 +119,9 @@ def test_resolve_pins_are_the_users_choice_and_exempt():
 def test_resolver_failures_are_name_resolution_errors():
     with pytest.raises(NameResolutionError, match=r"^nx\.test: NXDOMAIN \(static table\)$"):
         _choose("nx.test")
-    with pytest.raises(NameResolutionError, match="resolver answer for bogus.test is not an IP"):
+    with pytest.raises(NameResolutionError, match=r"resolver answer for bogus\.test is not an IP"):
         _choose("bogus.test")
-    with pytest.raises(NameResolutionError, match="pinned address of a.test is not an IP"):
+    with pytest.raises(NameResolutionError, match=r"pinned address of a\.test is not an IP"):
         _choose("a.test", pin=Pin("a.test", "junk"))
 
 

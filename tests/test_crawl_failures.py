@@ -6,6 +6,13 @@ import zlib
 
 import pytest
 from OpenSSL import SSL
+from scrapy.exceptions import (
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from twisted.internet import error as tx_error
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
@@ -15,13 +22,6 @@ from icpscan.crawl.destination import EgressRefused
 from icpscan.crawl.failures import classify_exception, is_transient
 from icpscan.crawl.resolver import NameResolutionError
 from icpscan.models import FetchError, FetchErrorKind
-from scrapy.exceptions import (
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
 
 
 def _wrapped(inner: BaseException, wrapper=ResponseNeverReceived) -> DownloadFailedError:

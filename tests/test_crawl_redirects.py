@@ -150,7 +150,8 @@ def test_resolve_location(location, expected):
         pytest.param("<p>Set location.href = '/x' in your code</p>", None, id="text-not-script"),
         pytest.param('<script src="/r.js">location.href="/x"</script>', None, id="external-script"),
         pytest.param(
-            '<script>location.href="/js";</script><meta http-equiv="refresh" content="0;url=/meta">',
+            '<script>location.href="/js";</script>'
+            '<meta http-equiv="refresh" content="0;url=/meta">',
             HtmlRedirect(HopKind.JS, "http://site.test/js"),
             id="top-level-js-runs-before-refresh",
         ),
