@@ -8,6 +8,7 @@ travels with every serialised record. Changing a field name or meaning is a brea
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -318,7 +319,10 @@ class FetchResult:
     """The crawl stage's record for one input domain (exactly one per domain).
 
     ``reached`` is True when a final page (any status) was read to its end, or to the page
-    size cap (``truncated``). ``error`` says why it was not reached; it is None when reached.
+    size cap (``truncated``). ``error`` says why it was not reached (None when reached): the
+    last attempt's error, except that when the ``www.`` guesses merely failed to resolve, the
+    apex's own failure is reported. ``status`` is the last HTTP status received, also when the
+    redirect chain then failed.
     """
 
     domain: str
@@ -326,7 +330,7 @@ class FetchResult:
     attempts: tuple[FetchAttempt, ...]
     chain: tuple[Hop, ...]  # redirects followed in the last attempt, in order
     final_url: str | None  # the last URL requested (the page when reached)
-    status: int | None
+    status: int | None  # the last HTTP status received
     left_registrable_domain: bool  # final URL is on another registrable domain than the input
     final_registrable_domain: str | None
     headers: dict[str, str]  # headers of interest (lower-case names), from the last response
@@ -340,11 +344,17 @@ class FetchResult:
     elapsed: float  # seconds, from the first request of the domain to its result
 
 
+def _base64_text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 @dataclass(frozen=True)
 class FetchedPage:
     """What leaves the crawl stage: the JSON record plus what extraction needs (not serialised)."""
 
     result: FetchResult
-    body: bytes  # decoded (Content-Encoding removed), at most the page size cap
+    # decoded (Content-Encoding removed), at most the page size cap; Scrapy feed exports
+    # (``scrapy crawl homepage -O pages.jsonl``) write it as base64 through this serializer.
+    body: bytes = field(metadata={"serializer": _base64_text})
     charset: str | None  # charset parameter of the Content-Type header, as sent
     context: dict[str, Any] = field(default_factory=dict)  # opaque job context, passed through

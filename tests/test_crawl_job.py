@@ -81,7 +81,22 @@ def test_an_http_answer_of_any_status_ends_the_search():
     assert result.reached is False
     assert result.chain == (Hop(HopKind.HTTP, 301, "https://www.a.test/"),)
     assert result.final_url == "https://www.a.test/"
-    assert result.attempts == (FetchAttempt("https://a.test/", None, REFUSED),)
+    assert result.status == 301  # the last answer received
+    assert result.attempts == (FetchAttempt("https://a.test/", 301, REFUSED),)
+
+
+def test_a_www_guess_that_does_not_resolve_yields_to_the_apex_error():
+    fetch = DomainFetch(FetchJob("a.test"))
+    fetch.fail(TLS, None)
+    fetch.fail(REFUSED, None)
+    assert fetch.fail(DNS, None) is None
+    result = fetch.result(PageFacts(), DNS)
+    assert result.error == REFUSED
+    assert [a.error for a in result.attempts] == [TLS, REFUSED, DNS]
+    only_dns = DomainFetch(FetchJob("b.test"))
+    only_dns.fail(DNS, None)
+    only_dns.fail(DNS, None)
+    assert only_dns.result(PageFacts(), DNS).error == DNS
 
 
 def test_redirect_bound_and_loops():

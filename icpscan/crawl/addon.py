@@ -74,6 +74,7 @@ TUNED_SETTINGS: dict[str, Any] = {
         "scrapy.extensions.logstats.LogStats": 0,
         "scrapy.extensions.closespider.CloseSpider": 0,
         "scrapy.extensions.memusage.MemoryUsage": 0,
+        "scrapy.extensions.feedexport.FeedExporter": 0,  # off unless FEEDS/-O is given
     },
     # icpscan's own settings (documented in icpscan.crawl.handler / the spider):
     "ICPSCAN_MAX_PAGE_BYTES": 2 * 1024 * 1024,

@@ -48,6 +48,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP6ClientEndpoint, wrapClientTLS
 from twisted.web.client import URI
+from twisted.web.iweb import UNKNOWN_LENGTH
 
 from icpscan.crawl.connect_to import ConnectionOverrides
 from icpscan.crawl.destination import Destination, Pin, choose_destination
@@ -150,7 +151,8 @@ class PinnedDownloadHandler(HTTP11DownloadHandler):
         agent = _PinnedScrapyAgent(
             destination=destination,
             contextFactory=self._contextFactory,
-            connectTimeout=remaining,
+            # The agent's own timer (this value) must not beat the deadline below.
+            connectTimeout=remaining + 1,
             bindAddress=self._bind_address,
             pool=self._pool,
             maxsize=0,  # the page cap keeps a partial body instead of dropping it
@@ -160,8 +162,7 @@ class PinnedDownloadHandler(HTTP11DownloadHandler):
             tls_verbose_logging=self._tls_verbose_logging,
         )
         deferred = agent.download_request(request)
-        # One deadline for resolution + connect + TLS + transfer (the agent's own timer starts
-        # later, after resolution, so this one always fires first).
+        # One deadline for resolution + connect + TLS + transfer.
         timer = reactor.callLater(remaining, deferred.cancel)
         try:
             with wrap_twisted_exceptions():
@@ -230,7 +231,10 @@ class _PinnedScrapyAgent(_ScrapyAgent):
         # Headers are in: record them now, so a body that then stalls or resets still tells
         # that (and how) the server answered.
         request.meta[META_STATUS] = int(txresponse.code)
-        request.meta[META_HEADERS] = interesting_headers(txresponse.headers.getAllRawHeaders())
+        raw_headers = list(txresponse.headers.getAllRawHeaders())
+        if txresponse.length != UNKNOWN_LENGTH:  # Twisted moves Content-Length to .length
+            raw_headers.append((b"Content-Length", [str(txresponse.length).encode()]))
+        request.meta[META_HEADERS] = interesting_headers(raw_headers)
         peer = getattr(txresponse, "_scrapy_ip_address", None)
         if peer is not None:
             request.meta[META_PEER] = str(peer)

@@ -134,6 +134,8 @@ class DomainFetch:
 
     def fail(self, error: FetchError, status: int | None) -> str | None:
         """Record a failed attempt; the next start URL to try, or None when the search ends."""
+        if status is None and self.chain:
+            status = self.chain[-1].status  # the last answer this attempt got
         self.attempts.append(FetchAttempt(self._attempt_url(), status, error))
         answered = status is not None or bool(self.chain)
         if answered or error.kind in (FetchErrorKind.TOO_MANY_REDIRECTS, FetchErrorKind.ROBOTS):
@@ -157,6 +159,11 @@ class DomainFetch:
     def result(self, page: PageFacts, error: FetchError | None) -> FetchResult:
         """The record (call once, after :meth:`succeed` or a final :meth:`fail`)."""
         self.finished = True
+        status = page.status
+        if status is None and self.chain:
+            status = self.chain[-1].status
+        if error is not None:
+            error = self._reported_error(error)
         final_host = urlsplit(self.current_url).hostname or ""
         final_site = registrable_domain(final_host)
         return FetchResult(
@@ -165,7 +172,7 @@ class DomainFetch:
             attempts=tuple(self.attempts),
             chain=tuple(self.chain),
             final_url=self.current_url,
-            status=page.status,
+            status=status,
             left_registrable_domain=final_site != registrable_domain(self.job.domain),
             final_registrable_domain=final_site,
             headers=page.headers,
@@ -178,6 +185,15 @@ class DomainFetch:
             error=error,
             elapsed=round(monotonic() - self.started, 3),
         )
+
+    def _reported_error(self, error: FetchError) -> FetchError:
+        """When the ``www.`` guesses only failed to resolve, the apex's failure says more."""
+        if error.kind is not FetchErrorKind.DNS:
+            return error
+        for attempt in reversed(self.attempts):
+            if attempt.error is not None and attempt.error.kind is not FetchErrorKind.DNS:
+                return attempt.error
+        return error
 
     def _attempt_url(self) -> str:
         return self._candidates[self._candidate_index]
