@@ -82,9 +82,9 @@ def _with_cause(outer: BaseException, inner: BaseException) -> BaseException:
             "ParseError: ('wrong number of parts', b'HTTP/1.1')",
         ),
         (
-            IgnoreRequest("Forbidden by robots.txt: <GET http://a.test/>"),
+            IgnoreRequest("Forbidden by robots.txt"),
             FetchErrorKind.ROBOTS,
-            "Forbidden by robots.txt: <GET http://a.test/>",
+            "Forbidden by robots.txt",
         ),
         (
             IgnoreRequest(

@@ -136,6 +136,9 @@ HOSTS: dict[str, Host] = {
         {"/": Response(200, [("Content-Type", "image/png")], b"\x89PNG\r\n\x1a\nDATA")}
     ),
     "gbk.test": both({"/": page("<p>京ICP备12345678号</p>", "text/html; charset=GBK")}),
+    "robots.test": both(
+        {**site("robots"), "/robots.txt": page("User-agent: *\nDisallow: /\n", "text/plain")}
+    ),
 }
 # Re-encode the GBK page's body as GBK (page() encodes UTF-8).
 HOSTS["gbk.test"].https["/"].body = "<p>京ICP备12345678号</p>".encode("gbk")
@@ -172,6 +175,7 @@ DNS = {
     "www.js.test": "1.2.4.28",
     "image.test": "2400:3200::1",  # AAAA only
     "gbk.test": "1.2.4.30",
+    "robots.test": "1.2.4.31",
 }
 
 SLOW = ("tarpit.test", "stall-handshake.test", "stall-body.test")
@@ -238,7 +242,7 @@ def runs(tmp_path_factory):
         jobs = tmp / "jobs.jsonl"
         jobs.write_text("".join(json.dumps(j) + "\n" for j in JOBS), encoding="utf-8")
         private_jobs = tmp / "private.txt"
-        private_jobs.write_text("to-private.test\n# a comment\n\n", encoding="utf-8")
+        private_jobs.write_text("to-private.test\n# a comment\n\nrobots.test\n", encoding="utf-8")
         slow_jobs = tmp / "slow.txt"
         slow_jobs.write_text("".join(f"{name}\n" for name in SLOW), encoding="utf-8")
         static = tmp / "hosts.json"
@@ -246,7 +250,10 @@ def runs(tmp_path_factory):
         common = ["--connect-to-file", str(rules), "--ca-bundle", str(farm.ca_cert_path)]
         nameserver = f"127.0.0.1:{dns.server.server_address[1]}"
         with_dns = _start(jobs, *common, "--nameserver", nameserver)
-        private = _start(private_jobs, *common, "--static-hosts", str(static), "--allow-private")
+        private = _start(
+            private_jobs, *common, "--static-hosts", str(static), "--allow-private",
+            "--set", "ROBOTSTXT_OBEY=true",
+        )  # fmt: skip
         slow = _start(
             slow_jobs, *common, "--static-hosts", str(static), "--set", "RETRY_TIMES=0",
             timeout=SLOW_TIMEOUT,
@@ -286,7 +293,7 @@ def _body(record: dict) -> bytes:
 def test_exactly_one_record_per_input_job(runs):
     expected = Counter(j["domain"] for j in JOBS)
     assert Counter(r["domain"] for r in runs["dns"]) == expected
-    assert [r["domain"] for r in runs["private"]] == ["to-private.test"]
+    assert sorted(r["domain"] for r in runs["private"]) == ["robots.test", "to-private.test"]
     assert sorted(r["domain"] for r in runs["slow"]) == sorted(SLOW)
     pinned = sorted(r["context"]["row"] for r in runs["dns"] if r["domain"] == "pinned.test")
     assert pinned == [1, 2]  # the job's context travels through
@@ -353,7 +360,7 @@ def test_redirect_to_a_private_address_is_refused(records):
 
 
 def test_allow_private_lets_the_same_redirect_through(runs):
-    (record,) = runs["private"]
+    (record,) = [r for r in runs["private"] if r["domain"] == "to-private.test"]
     assert record["reached"] is True
     assert record["final_url"] == "http://intranet.test/"
     assert record["address"] == "10.1.2.3"
@@ -583,3 +590,11 @@ def test_scrapy_crawl_homepage_from_the_repository_root(runs):
     assert base64.b64decode(pinned["body"]) == b"<html><title>pinned</title></html>"
     assert pinned["charset"] == "utf-8"
     assert pages["nxdomain.test"]["result"]["error"]["kind"] == "dns"
+
+
+def test_robots_txt_is_ignored_by_default_and_obeyed_on_request(runs, records):
+    assert records["robots.test"]["reached"] is True  # default: fetched like a browser
+    (obeyed,) = [r for r in runs["private"] if r["domain"] == "robots.test"]
+    assert obeyed["reached"] is False
+    assert obeyed["error"] == {"kind": "robots", "detail": "Forbidden by robots.txt"}
+    assert len(obeyed["attempts"]) == 1  # the answer is final: no http:// or www. retries
