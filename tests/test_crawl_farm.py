@@ -13,9 +13,12 @@ share the two cores.
 from __future__ import annotations
 
 import base64
+import http.server
 import json
+import socket
 import subprocess
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -176,6 +179,7 @@ DNS = {
     "image.test": "2400:3200::1",  # AAAA only
     "gbk.test": "1.2.4.30",
     "robots.test": "1.2.4.31",
+    "ipv6.test": "2400:3200::2",  # served by a plain-HTTP server on [::1], not the farm
 }
 
 SLOW = ("tarpit.test", "stall-handshake.test", "stall-body.test")
@@ -190,6 +194,23 @@ JOBS = [
     {"domain": "nxdomain.test"},
     {"domain": "127.0.0.1"},
 ]
+
+
+class _PlainV6Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+class _V6Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"<p>over IPv6</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 class _Zone(BaseResolver):
@@ -237,8 +258,16 @@ def runs(tmp_path_factory):
     )  # fmt: skip
     dns.start_thread()
     farm = Farm(World(hosts=HOSTS), state_dir=tmp / "farm").start()
+    v6 = _PlainV6Server(("::1", 0), _V6Page)
+    threading.Thread(target=v6.serve_forever, daemon=True).start()
     try:
-        rules = farm.write_connect_to_file(tmp / "connect-to.txt")
+        rules = tmp / "connect-to.txt"
+        # Ours first (first match wins): every port of ipv6.test goes to the plain server.
+        rules.write_text(
+            f"# test rules\nipv6.test::[::1]:{v6.server_address[1]}\n"
+            + "".join(f"{rule}\n" for rule in farm.connect_to_rules()),
+            encoding="ascii",
+        )
         jobs = tmp / "jobs.jsonl"
         jobs.write_text("".join(json.dumps(j) + "\n" for j in JOBS), encoding="utf-8")
         private_jobs = tmp / "private.txt"
@@ -277,6 +306,8 @@ def runs(tmp_path_factory):
         yield runs
     finally:
         farm.stop()
+        v6.shutdown()
+        v6.server_close()
         dns.stop()
         dns.server.server_close()
 
@@ -598,3 +629,15 @@ def test_robots_txt_is_ignored_by_default_and_obeyed_on_request(runs, records):
     assert obeyed["reached"] is False
     assert obeyed["error"] == {"kind": "robots", "detail": "Forbidden by robots.txt"}
     assert len(obeyed["attempts"]) == 1  # the answer is final: no http:// or www. retries
+
+
+def test_ipv6_peer_and_a_tls_failure_fall_back_to_http(records):
+    record = records["ipv6.test"]
+    first, second = record["attempts"]
+    assert first["url"] == "https://ipv6.test/"
+    assert first["error"]["kind"] == "tls"  # a plain-HTTP server answering a TLS handshake
+    assert first["error"]["detail"].startswith("TLS handshake failed: ")
+    assert second == {"url": "http://ipv6.test/", "status": 200, "error": None}
+    assert record["address"] == "2400:3200::2"  # the AAAA answer
+    assert record["peer"] == "::1"  # connected over IPv6, no DNS involved
+    assert _body(record) == b"<p>over IPv6</p>"
