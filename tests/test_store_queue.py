@@ -1,0 +1,113 @@
+"""The scan's work queue in SQLite: dedupe, claims, resume, concurrent claimers."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from icpscan import store
+
+
+@pytest.fixture
+def db(tmp_path):
+    return store.open_db(tmp_path / "scan.db")
+
+
+def _queue(db, scan_id, domains, lines_read=None):
+    rows = [(d, d, i + 1) for i, d in enumerate(domains)]
+    return store.enqueue_targets(db, scan_id, rows, lines_read=lines_read or len(rows))
+
+
+def test_schema_is_created_by_migrations_and_reopening_is_idempotent(tmp_path):
+    path = tmp_path / "a.db"
+    db = store.open_db(path)
+    tables = set(db.table_names())
+    assert {"scans", "targets", "domains", "numbers", "findings", "fetches"} <= tables
+    applied = [m.name for m in store.migrations.applied(db)]
+    assert applied == ["m001_initial"]
+    db.conn.close()
+    again = store.open_db(path)
+    assert [m.name for m in store.migrations.applied(again)] == ["m001_initial"]
+    assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_duplicates_are_dropped_and_counted(db):
+    scan_id = store.create_scan(db, input_name="list.txt", options={})
+    assert _queue(db, scan_id, ["a.cn", "b.cn", "a.cn"]) == 2
+    assert _queue(db, scan_id, ["b.cn", "c.cn"], lines_read=5) == 1
+    scan = store.get_scan(db, scan_id)
+    assert scan["duplicate_lines"] == 2
+    assert scan["input_lines"] == 5
+    assert store.queue_counts(db, scan_id) == {"pending": 3, "claimed": 0, "done": 0}
+
+
+def test_claims_are_exclusive_and_in_input_order(db):
+    scan_id = store.create_scan(db, input_name="x", options={})
+    _queue(db, scan_id, [f"d{i}.cn" for i in range(10)])
+    first = store.claim_targets(db, scan_id, "w1", 4)
+    second = store.claim_targets(db, scan_id, "w2", 4)
+    third = store.claim_targets(db, scan_id, "w1", 4)
+    assert [t.domain for t in first] == ["d0.cn", "d1.cn", "d2.cn", "d3.cn"]
+    assert [t.domain for t in second] == ["d4.cn", "d5.cn", "d6.cn", "d7.cn"]
+    assert [t.domain for t in third] == ["d8.cn", "d9.cn"]
+    assert store.claim_targets(db, scan_id, "w2", 4) == []
+
+
+def test_release_claims_puts_unfinished_work_back(db):
+    scan_id = store.create_scan(db, input_name="x", options={})
+    _queue(db, scan_id, ["a.cn", "b.cn", "c.cn"])
+    store.claim_targets(db, scan_id, "dead-worker", 2)
+    assert store.release_claims(db, scan_id) == 2
+    assert store.queue_counts(db, scan_id) == {"pending": 3, "claimed": 0, "done": 0}
+
+
+def test_scans_are_kept_apart(db):
+    one = store.create_scan(db, input_name="x", options={})
+    two = store.create_scan(db, input_name="x", options={})
+    _queue(db, one, ["a.cn"])
+    _queue(db, two, ["a.cn"])
+    assert store.latest_scan_id(db) == two
+    store.finish_scan(db, two)
+    assert store.latest_scan_id(db, unfinished=True) == one
+    assert [t.domain for t in store.claim_targets(db, one, "w", 5)] == ["a.cn"]
+    assert [t.domain for t in store.claim_targets(db, two, "w", 5)] == ["a.cn"]
+
+
+def _claim_all(path, scan_id, worker, out):
+    db = store.open_db(path)
+    taken = []
+    while batch := store.claim_targets(db, scan_id, worker, 7):
+        taken.extend(t.domain for t in batch)
+    out.put(taken)
+
+
+def test_concurrent_claimers_in_processes_never_share_a_target(tmp_path):
+    path = tmp_path / "q.db"
+    db = store.open_db(path)
+    scan_id = store.create_scan(db, input_name="x", options={})
+    domains = [f"site{i}.cn" for i in range(600)]
+    _queue(db, scan_id, domains)
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(path, scan_id, f"w{i}", out)) for i in range(3)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    taken = [d for r in results for d in r]
+    assert sorted(taken) == sorted(domains)
+    assert len(taken) == len(set(taken))
+
+
+def test_unusable_paths_are_clear_store_errors(tmp_path):
+    with pytest.raises(store.StoreError, match="no such database"):
+        store.open_db(tmp_path / "nope" / "x.db", create=False)
+    (tmp_path / "dir.db").mkdir()
+    with pytest.raises(store.StoreError, match="cannot use database"):
+        store.open_db(tmp_path / "dir.db")
+    not_sqlite = tmp_path / "text.db"
+    not_sqlite.write_text("domain list, not a database\n" * 100)
+    with pytest.raises(store.StoreError, match="file is not a database"):
+        store.open_db(not_sqlite)
