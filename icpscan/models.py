@@ -320,8 +320,8 @@ class FetchResult:
 
     ``reached`` is True when a final page (any status) was read to its end, or to the page
     size cap (``truncated``). ``error`` says why it was not reached (None when reached): the
-    last attempt's error, except that when the ``www.`` guesses merely failed to resolve, the
-    apex's own failure is reported. ``status`` is the last HTTP status received, also when the
+    last attempt's error, except that when the ``www.`` guess merely did not resolve, the apex's
+    own failure is reported. ``status`` is the last HTTP status received, also when the
     redirect chain then failed.
     """
 

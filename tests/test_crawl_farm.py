@@ -23,16 +23,20 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from dnslib import AAAA, QTYPE, RCODE, RR, A
-from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-from icpscan.sandbox.world import CertMode, ConnectionMode, Host, Response, World
-from tests.conftest import REPO_ROOT
-
-# TEMPORARY: the farm is built on another branch; this guard goes once it is merged to main.
-pytest.importorskip("icpscan.sandbox.farm", reason="the sandbox web farm has not landed yet")
 from icpscan.sandbox.bodies import RepeatedBytes
+from icpscan.sandbox.dns import DnsServer
 from icpscan.sandbox.farm import Farm
+from icpscan.sandbox.world import (
+    CertMode,
+    ConnectionMode,
+    DnsFault,
+    DnsName,
+    Host,
+    Response,
+    World,
+)
+from tests.conftest import REPO_ROOT
 
 TIMEOUT = 10.0  # nothing in the "dns" run should come near it, even on a loaded machine
 SLOW_TIMEOUT = 2.0  # the "slow" run: hosts that never answer
@@ -139,6 +143,7 @@ HOSTS: dict[str, Host] = {
         {"/": Response(200, [("Content-Type", "image/png")], b"\x89PNG\r\n\x1a\nDATA")}
     ),
     "gbk.test": both({"/": page("<p>京ICP备12345678号</p>", "text/html; charset=GBK")}),
+    "alias.test": both(site("behind a CNAME chain")),
     "robots.test": both(
         {**site("robots"), "/robots.txt": page("User-agent: *\nDisallow: /\n", "text/plain")}
     ),
@@ -182,7 +187,7 @@ DNS = {
     "ipv6.test": "2400:3200::2",  # served by a plain-HTTP server on [::1], not the farm
 }
 
-SLOW = ("tarpit.test", "stall-handshake.test", "stall-body.test")
+SLOW = ("tarpit.test", "stall-handshake.test", "stall-body.test", "dns-timeout.test")
 JOBS = [
     {"domain": "pinned.test", "address": "39.156.66.10", "row": 1},
     {"domain": "pinned.test", "address": "39.156.66.10", "row": 2},  # duplicates: two records
@@ -192,6 +197,8 @@ JOBS = [
         if not name.startswith("www.") and name not in ("pinned.test", "intranet.test", *SLOW)
     ),
     {"domain": "nxdomain.test"},
+    {"domain": "servfail.test"},
+    {"domain": "alias.test"},
     {"domain": "127.0.0.1"},
 ]
 
@@ -213,18 +220,17 @@ class _V6Page(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class _Zone(BaseResolver):
-    def resolve(self, request, handler):
-        reply = request.reply()
-        name = str(request.q.qname).rstrip(".").lower()
-        address = DNS.get(name)
-        if address is None:
-            reply.header.rcode = RCODE.NXDOMAIN
-        elif ":" in address and request.q.qtype == QTYPE.AAAA:
-            reply.add_answer(RR(request.q.qname, QTYPE.AAAA, rdata=AAAA(address), ttl=60))
-        elif ":" not in address and request.q.qtype == QTYPE.A:
-            reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=60))
-        return reply
+def _dns_world() -> World:
+    names = {
+        name: DnsName({"AAAA" if ":" in address else "A": [address]})
+        for name, address in DNS.items()
+    }
+    names["alias.test"] = DnsName({"CNAME": ["edge.cdn-provider.test"]})
+    names["edge.cdn-provider.test"] = DnsName({"CNAME": ["node.cdn-provider.test"]})
+    names["node.cdn-provider.test"] = DnsName({"A": ["203.208.40.1"]})
+    names["servfail.test"] = DnsName(fault=DnsFault.SERVFAIL)
+    names["dns-timeout.test"] = DnsName(fault=DnsFault.TIMEOUT)
+    return World(dns=names)
 
 
 def _start(jobs_file: Path, *args: str, timeout: float = TIMEOUT) -> subprocess.Popen:
@@ -252,11 +258,7 @@ def _records(process: subprocess.Popen) -> list[dict]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("crawl")
-    dns = DNSServer(
-        _Zone(), address="127.0.0.1", port=0,
-        logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
-    )  # fmt: skip
-    dns.start_thread()
+    dns = DnsServer(_dns_world()).start()
     farm = Farm(World(hosts=HOSTS), state_dir=tmp / "farm").start()
     v6 = _PlainV6Server(("::1", 0), _V6Page)
     threading.Thread(target=v6.serve_forever, daemon=True).start()
@@ -277,15 +279,15 @@ def runs(tmp_path_factory):
         static = tmp / "hosts.json"
         static.write_text(json.dumps({k: [v] for k, v in DNS.items()}), encoding="utf-8")
         common = ["--connect-to-file", str(rules), "--ca-bundle", str(farm.ca_cert_path)]
-        nameserver = f"127.0.0.1:{dns.server.server_address[1]}"
+        nameserver = f"{dns.address[0]}:{dns.port}"
         with_dns = _start(jobs, *common, "--nameserver", nameserver)
         private = _start(
             private_jobs, *common, "--static-hosts", str(static), "--allow-private",
             "--set", "ROBOTSTXT_OBEY=true",
         )  # fmt: skip
         slow = _start(
-            slow_jobs, *common, "--static-hosts", str(static), "--set", "RETRY_TIMES=0",
-            timeout=SLOW_TIMEOUT,
+            slow_jobs, *common, "--nameserver", nameserver, "--set", "RETRY_TIMES=0",
+            "--set", f"ICPSCAN_DNS_TIMEOUT={SLOW_TIMEOUT}", timeout=SLOW_TIMEOUT,
         )  # fmt: skip
         feed = tmp / "scrapy-crawl.jsonl"
         scrapy_cli = subprocess.Popen(
@@ -309,7 +311,6 @@ def runs(tmp_path_factory):
         v6.shutdown()
         v6.server_close()
         dns.stop()
-        dns.server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -597,7 +598,7 @@ def test_gbk_page_bytes_and_charset_are_passed_through(records):
 def test_nxdomain_and_ip_literals(records):
     nx = records["nxdomain.test"]
     assert nx["reached"] is False
-    assert nx["error"] == {"kind": "dns", "detail": "www.nxdomain.test: NXDOMAIN"}
+    assert nx["error"] == {"kind": "dns", "detail": "nxdomain.test: NXDOMAIN"}
     assert [a["url"] for a in nx["attempts"]] == [
         "https://nxdomain.test/",
         "https://www.nxdomain.test/",
@@ -641,3 +642,21 @@ def test_ipv6_peer_and_a_tls_failure_fall_back_to_http(records):
     assert record["address"] == "2400:3200::2"  # the AAAA answer
     assert record["peer"] == "::1"  # connected over IPv6, no DNS involved
     assert _body(record) == b"<p>over IPv6</p>"
+
+
+def test_dns_faults_and_cname_chains_through_the_sandbox_dns(records):
+    alias = records["alias.test"]
+    assert alias["reached"] is True
+    assert alias["address"] == "203.208.40.1"  # the end of a two-CNAME chain
+    servfail = records["servfail.test"]
+    assert [a["error"]["detail"].split(" (")[0] for a in servfail["attempts"]] == [
+        "servfail.test: no nameserver answered",
+        "www.servfail.test: NXDOMAIN",
+    ]
+    assert servfail["error"] == servfail["attempts"][0]["error"]  # the apex's, not the guess's
+    timed_out = records["dns-timeout.test"]
+    assert timed_out["error"]["kind"] == "dns"
+    assert timed_out["error"]["detail"] in (
+        "dns-timeout.test: DNS timeout",  # dnspython's lifetime ran out first
+        f"dns-timeout.test: DNS timeout (no answer within {SLOW_TIMEOUT} s)",  # or ours
+    )

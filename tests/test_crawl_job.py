@@ -93,10 +93,15 @@ def test_a_www_guess_that_does_not_resolve_yields_to_the_apex_error():
     result = fetch.result(PageFacts(), DNS)
     assert result.error == REFUSED
     assert [a.error for a in result.attempts] == [TLS, REFUSED, DNS]
+    servfail = FetchError(FetchErrorKind.DNS, "b.test: no nameserver answered")
     only_dns = DomainFetch(FetchJob("b.test"))
+    only_dns.fail(servfail, None)
     only_dns.fail(DNS, None)
-    only_dns.fail(DNS, None)
-    assert only_dns.result(PageFacts(), DNS).error == DNS
+    assert only_dns.result(PageFacts(), DNS).error == servfail
+    www_itself = DomainFetch(FetchJob("www.c.test"))
+    www_itself.fail(TLS, None)
+    www_itself.fail(DNS, None)  # not a guess: the input's own name
+    assert www_itself.result(PageFacts(), DNS).error == DNS
 
 
 def test_redirect_bound_and_loops():

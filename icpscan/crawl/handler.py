@@ -140,9 +140,9 @@ class PinnedDownloadHandler(HTTP11DownloadHandler):
                 ),
                 timeout,
             )
-        except TimeoutError:
-            raise DownloadTimeoutError(
-                f"resolving {host} took longer than {timeout} seconds"
+        except TimeoutError:  # the resolver's own lifetime is longer: it is still DNS
+            raise NameResolutionError(
+                f"{host}: DNS timeout (no answer within {timeout} s)"
             ) from None
         request.meta[META_ADDRESS] = destination.address
         request.meta[META_CONNECT] = destination.connect_text

@@ -187,11 +187,14 @@ class DomainFetch:
         )
 
     def _reported_error(self, error: FetchError) -> FetchError:
-        """When the ``www.`` guesses only failed to resolve, the apex's failure says more."""
-        if error.kind is not FetchErrorKind.DNS:
+        """When the ``www.`` guess merely did not resolve, the apex's own failure says more."""
+        if error.kind is not FetchErrorKind.DNS or not self.attempts:
+            return error
+        last_host = urlsplit(self.attempts[-1].url).hostname
+        if last_host == self.job.domain:
             return error
         for attempt in reversed(self.attempts):
-            if attempt.error is not None and attempt.error.kind is not FetchErrorKind.DNS:
+            if urlsplit(attempt.url).hostname == self.job.domain and attempt.error is not None:
                 return attempt.error
         return error
 
