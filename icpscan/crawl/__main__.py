@@ -20,10 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from icpscan.crawl.connect_to import ConnectionOverrides, read_rules_file
-from icpscan.crawl.resolver import parse_nameserver
+from icpscan.crawl.connect_to import load_connect_to_file, load_resolve_file
 from icpscan.crawl.run import run_fetch
-from icpscan.crawl.tls import load_trust_store
 from icpscan.models import SCHEMA_VERSION, FetchedPage, to_jsonable
 
 
@@ -31,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if args.jobs != "-" and not Path(args.jobs).is_file():
+            raise ValueError(f"cannot read jobs file {args.jobs!r}")
         settings = _settings(args)
     except ValueError as exc:
         print(f"icpscan.crawl: error: {exc}", file=sys.stderr)
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         run_fetch(_jobs(args.jobs), settings, on_item=write)
+    except ValueError as exc:  # bad rules, nameservers or CA bundle: before anything started
+        print(f"icpscan.crawl: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if output is not sys.stdout:
             output.close()
@@ -87,14 +90,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     connect_to = list(args.connect_to)
-    for path in args.connect_to_file:
-        connect_to += [rule for _, rule in read_rules_file(path)]
+    for path in args.connect_to_file:  # parsed here so errors name the file and line
+        connect_to += [str(rule) for rule in load_connect_to_file(path)]
     resolve = list(args.resolve)
     for path in args.resolve_file:
-        resolve += [rule for _, rule in read_rules_file(path)]
-    ConnectionOverrides.parse(connect_to, resolve)  # fail here, before the crawl, on a bad rule
-    for nameserver in args.nameserver:
-        parse_nameserver(nameserver)
+        resolve += [str(pin) for pin in load_resolve_file(path)]
     settings: dict[str, Any] = {
         "ICPSCAN_CONNECT_TO": connect_to,
         "ICPSCAN_RESOLVE": resolve,
@@ -108,7 +108,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read --static-hosts {args.static_hosts!r}: {exc}") from exc
     if args.ca_bundle:
-        load_trust_store(args.ca_bundle)  # raises ValueError for a missing/empty bundle
         settings["ICPSCAN_CA_BUNDLE"] = args.ca_bundle
     if args.timeout is not None:
         if args.timeout <= 0:

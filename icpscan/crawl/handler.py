@@ -55,6 +55,7 @@ from icpscan.crawl.destination import Destination, Pin, choose_destination
 from icpscan.crawl.facts import interesting_headers
 from icpscan.crawl.resolver import NameResolutionError, ResolveHost, resolver_from_settings
 from icpscan.crawl.tls import TrustStore, certificate_facts, load_trust_store
+from icpscan.models import TlsFacts
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -186,7 +187,7 @@ class PinnedDownloadHandler(HTTP11DownloadHandler):
             request.meta[META_PEER] = str(response.ip_address)
         return response
 
-    def _tls_facts(self, raw: dict[str, Any], destination: Destination) -> Any:
+    def _tls_facts(self, raw: dict[str, Any], destination: Destination) -> TlsFacts | None:
         try:
             return certificate_facts(
                 raw["leaf"],

@@ -7,11 +7,16 @@ orchestrator runs it in worker processes, and ``python -m icpscan.crawl`` wraps 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from icpscan.crawl.addon import crawl_settings
-from icpscan.crawl.resolver import ResolveHost
+from icpscan.crawl.connect_to import ConnectionOverrides
+from icpscan.crawl.resolver import ResolveHost, parse_nameserver
+from icpscan.crawl.tls import load_trust_store
 from icpscan.models import FetchedPage
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 
 def run_fetch(
@@ -28,12 +33,18 @@ def run_fetch(
     ``resolve_host``: the async resolver for names without a pinned address (else built from
     settings, see :mod:`icpscan.crawl.resolver`). With ``on_item`` each page is handed over as
     it arrives and the returned list stays empty (bounded memory for long lists).
+
+    Raises ValueError, before anything starts, for a bad ``--connect-to``/``--resolve`` rule,
+    nameserver or CA bundle.
     """
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
+    from scrapy.settings import Settings
 
     from spiders.homepage import HomepageSpider
 
+    merged = crawl_settings(**dict(settings or {}))
+    _validate(Settings(merged))
     collected: list[FetchedPage] = []
     deliver = on_item or collected.append
 
@@ -41,7 +52,7 @@ def run_fetch(
         if isinstance(item, FetchedPage):
             deliver(item)
 
-    process = CrawlerProcess(crawl_settings(**dict(settings or {})))
+    process = CrawlerProcess(merged)
     crawler = process.create_crawler(HomepageSpider)
     if resolve_host is not None:
         crawler.icpscan_resolve_host = resolve_host  # type: ignore[attr-defined]
@@ -49,3 +60,14 @@ def run_fetch(
     process.crawl(crawler, jobs=jobs)
     process.start()
     return collected
+
+
+def _validate(settings: BaseSettings) -> None:
+    """Fail here with a clear message, not in a download handler the crawler would disable."""
+    ConnectionOverrides.parse(
+        settings.getlist("ICPSCAN_CONNECT_TO"), settings.getlist("ICPSCAN_RESOLVE")
+    )
+    for nameserver in settings.getlist("ICPSCAN_NAMESERVERS"):
+        parse_nameserver(nameserver)
+    if settings.get("ICPSCAN_CA_BUNDLE"):
+        load_trust_store(settings.get("ICPSCAN_CA_BUNDLE"))
