@@ -95,6 +95,17 @@ HOSTS: dict[str, Host] = {
     "big.test": both(
         {"/": Response(200, [("Content-Type", "text/html")], RepeatedBytes(3 << 20, b"<p>big</p>"))}
     ),
+    "big-gzip.test": both(
+        {
+            "/": Response(
+                200,
+                [("Content-Type", "text/html")],
+                RepeatedBytes(3 << 20, b"<p>zip</p>"),
+                encoding="gzip",
+            )
+        }
+    ),
+    "trickle.test": both({"/": page("<p>" + "t" * 20_000, trickle=2000.0)}),
     "gzip-page.test": both(
         {
             "/": Response(
@@ -184,10 +195,18 @@ DNS = {
     "image.test": "2400:3200::1",  # AAAA only
     "gbk.test": "1.2.4.30",
     "robots.test": "1.2.4.31",
+    "big-gzip.test": "1.2.4.32",
+    "trickle.test": "1.2.4.33",
     "ipv6.test": "2400:3200::2",  # served by a plain-HTTP server on [::1], not the farm
 }
 
-SLOW = ("tarpit.test", "stall-handshake.test", "stall-body.test", "dns-timeout.test")
+SLOW = (
+    "tarpit.test",
+    "stall-handshake.test",
+    "stall-body.test",
+    "trickle.test",
+    "dns-timeout.test",
+)
 JOBS = [
     {"domain": "pinned.test", "address": "39.156.66.10", "row": 1},
     {"domain": "pinned.test", "address": "39.156.66.10", "row": 2},  # duplicates: two records
@@ -517,6 +536,17 @@ def test_page_over_the_size_cap_is_kept_truncated(records):
     body = _body(record)
     assert len(body) == PAGE_CAP
     assert body == (b"<p>big</p>" * (PAGE_CAP // 10 + 1))[:PAGE_CAP]
+
+
+def test_the_cap_applies_to_the_decoded_page_too(records):
+    record = records["big-gzip.test"]  # ~3 KB on the wire, 3 MiB decoded: big, not a bomb
+    assert (record["reached"], record["truncated"], record["body_size"]) == (True, True, PAGE_CAP)
+    assert _body(record) == (b"<p>zip</p>" * (PAGE_CAP // 10 + 1))[:PAGE_CAP]
+
+
+def test_a_trickling_body_hits_the_total_timeout(records):
+    record = records["trickle.test"]  # 20 KB at 2 KB/s: every read is timely, the whole is not
+    assert (record["reached"], record["status"], record["error"]["kind"]) == (False, 200, "timeout")
 
 
 def test_compressed_page_is_decoded(records):
