@@ -39,7 +39,7 @@ from icpscan.crawl.handler import (
     META_STATUS,
     META_TLS,
 )
-from icpscan.crawl.job import DomainFetch, FetchJob, PageFacts
+from icpscan.crawl.job import DomainFetch, FetchJob, PageFacts, invalid_host_reason
 from icpscan.crawl.redirects import REDIRECT_STATUSES, find_html_redirect, resolve_location
 from icpscan.models import FetchedPage, FetchError, FetchErrorKind, HopKind
 
@@ -105,11 +105,29 @@ class HomepageSpider(Spider):
             return None
 
     def request_for_job(self, job: FetchJob | dict[str, Any] | str) -> Request:
-        """The first request for one job (public: other feeders use it)."""
+        """The first request for one job (public: other feeders use it).
+
+        A domain that cannot be fetched at all (empty, not a host name) still gets its record,
+        through a ``data:`` request that needs no network.
+        """
         fetch = DomainFetch(FetchJob.from_value(job), max_redirects=self._max_redirects)
         fetch.key = next(self._serial)
         self._pending[fetch.key] = fetch
+        reason = invalid_host_reason(fetch.domain)
+        if reason is not None:
+            return Request(
+                "data:,",
+                callback=self._record_invalid,
+                dont_filter=True,
+                meta={META_FETCH: fetch, "reason": reason},
+            )
         return self._request(fetch, fetch.current_url)
+
+    def _record_invalid(self, response: Response) -> FetchedPage:
+        fetch: DomainFetch = response.meta[META_FETCH]
+        error = FetchError(FetchErrorKind.DNS, response.meta["reason"])
+        fetch.fail(error, None)
+        return self._item(fetch, PageFacts(), error)
 
     # -- callbacks (each returns exactly one Request or one item) ------------------------------
 

@@ -10,7 +10,14 @@ from icpscan.crawl.facts import (
     is_html,
     registrable_domain,
 )
-from icpscan.crawl.job import DomainFetch, FetchJob, PageFacts, start_urls
+from icpscan.crawl.job import (
+    DomainFetch,
+    FetchJob,
+    PageFacts,
+    invalid_host_reason,
+    job_host,
+    start_urls,
+)
 from icpscan.models import FetchAttempt, FetchError, FetchErrorKind, Hop, HopKind
 
 REFUSED = FetchError(FetchErrorKind.REFUSED, "refused")
@@ -201,3 +208,27 @@ def test_header_charset(content_type, charset):
 )
 def test_is_html(content_type, body, html):
     assert is_html(content_type, body) is html
+
+
+@pytest.mark.parametrize(
+    ("typed", "host", "reason"),
+    [
+        ("Example.COM.", "example.com", None),
+        ("HTTPS://user:pw@Example.COM:8443/x?y", "example.com", None),
+        ("a.com/", "a.com", None),
+        ("a.com:443", "a.com", None),
+        ("1.2.3.4:80", "1.2.3.4", None),
+        ("[2001:DB8::1]", "2001:db8::1", None),
+        ("2001:db8::1", "2001:db8::1", None),
+        ("例子.中国", "xn--fsqu00a.xn--fiqs8s", None),
+        ("_dmarc.a.com", "_dmarc.a.com", None),
+        ("", "", "empty domain"),
+        ("a b.com", "a b.com", "not a valid host name: 'a b.com'"),
+        ("a..b", "a..b", "not a valid host name: 'a..b'"),
+        ("x" * 250 + ".com", "x" * 250 + ".com", "name longer than 253 characters (254)"),
+        ("ab\ud800.com", "ab\\ud800.com", "not a valid host name: 'ab\\\\ud800.com'"),
+    ],
+)
+def test_job_hosts_from_what_users_type(typed, host, reason):
+    assert job_host(typed) == host
+    assert invalid_host_reason(host) == reason

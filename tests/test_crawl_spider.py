@@ -226,3 +226,16 @@ def test_async_iterables_and_domain_lists_feed_the_spider():
     crawler = get_crawler(HomepageSpider, TUNED_SETTINGS)
     by_arg = HomepageSpider.from_crawler(crawler, domains="c.test, ,d.test")
     assert asyncio.run(collect(by_arg)) == ["https://c.test/", "https://d.test/"]
+
+
+def test_an_unusable_domain_still_gets_its_record_without_network():
+    spider = _spider()
+    request = spider.request_for_job("bad domain.test")
+    assert request.url == "data:,"
+    item = request.callback(Response("data:,", body=b"", request=request))
+    assert item.result.domain == "bad domain.test"
+    assert item.result.error == FetchError(
+        FetchErrorKind.DNS, "not a valid host name: 'bad domain.test'"
+    )
+    assert [a.url for a in item.result.attempts] == ["https://bad domain.test/"]
+    assert spider._pending == {}

@@ -15,6 +15,7 @@ in ``request.meta``; it decides, without any Scrapy, the next step after each ou
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from time import monotonic
@@ -34,6 +35,7 @@ from icpscan.models import (
 )
 
 DEFAULT_MAX_REDIRECTS = 10
+_LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
 _HOST_ERRORS = frozenset({FetchErrorKind.DNS, FetchErrorKind.EGRESS})
 
 
@@ -46,21 +48,28 @@ class FetchJob:
     pins: Mapping[str, str] = field(default_factory=dict)  # more host -> address pins
     context: dict[str, Any] = field(default_factory=dict)  # passed through to the item
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "domain", job_host(self.domain))
+        object.__setattr__(self, "pins", {job_host(h): str(a) for h, a in self.pins.items()})
+
     @classmethod
     def from_value(cls, value: FetchJob | Mapping[str, Any] | str) -> FetchJob:
-        """A job from a FetchJob, a bare domain, or ``{"domain", "address", ...context}``."""
+        """A job from a FetchJob, a domain (or URL), or ``{"domain", "address", ...context}``.
+
+        Raises ValueError only for a mapping without a domain; an unusable domain still makes
+        a job (its record says why it could not be fetched: :func:`invalid_host_reason`).
+        """
         if isinstance(value, FetchJob):
             return value
         if isinstance(value, str):
-            return cls(normalise_host(value))
+            return cls(value)
         if not isinstance(value, Mapping) or not value.get("domain"):
             raise ValueError(f"a fetch job needs a 'domain': {value!r}")
         context = {k: v for k, v in value.items() if k not in ("domain", "address", "pins")}
-        pins = value.get("pins") or {}
         return cls(
-            domain=normalise_host(str(value["domain"])),
+            domain=str(value["domain"]),
             address=value.get("address") or None,
-            pins={normalise_host(h): str(a) for h, a in dict(pins).items()},
+            pins=dict(value.get("pins") or {}),
             context=context,
         )
 
@@ -70,6 +79,34 @@ class FetchJob:
             return {"host": host, "address": self.address}
         address = self.pins.get(host)
         return {"host": host, "address": address} if address else None
+
+
+def job_host(value: str) -> str:
+    """The host of a domain, ``host:port`` or URL as typed (normalised); never raises."""
+    text = value.strip()
+    try:
+        if "://" in text or text.startswith("[") or text.count(":") == 1 or "/" in text:
+            parsed = urlsplit(text if "://" in text else f"//{text}")
+            text = parsed.hostname or ""
+    except ValueError:
+        pass  # left as typed; invalid_host_reason() says what is wrong
+    try:
+        return normalise_host(text)
+    except ValueError:  # kept (printable, encodable) for the record that says it is invalid
+        return text.lower().encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def invalid_host_reason(host: str) -> str | None:
+    """Why ``host`` cannot be fetched as a domain (None if it can)."""
+    if not host:
+        return "empty domain"
+    if _is_ip(host):
+        return None
+    if len(host) > 253:
+        return f"name longer than 253 characters ({len(host)})"
+    if not host.isascii() or not all(_LABEL.match(label) for label in host.split(".")):
+        return f"not a valid host name: {host[:100]!r}"
+    return None
 
 
 def start_urls(domain: str) -> list[str]:
