@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import pickle
 
 import pytest
 from scrapy import Request
 from scrapy.exceptions import DontCloseSpider, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
@@ -239,3 +241,21 @@ def test_an_unusable_domain_still_gets_its_record_without_network():
     )
     assert [a.url for a in item.result.attempts] == ["https://bad domain.test/"]
     assert spider._pending == {}
+
+
+def test_requests_survive_serialisation_for_disk_and_redis_queues():
+    spider = _spider()
+    spider.crawler.spider = spider
+    request = spider.request_for_job({"domain": "a.test", "address": "1.2.3.4", "row": 1})
+    restored = request_from_dict(
+        pickle.loads(pickle.dumps(request.to_dict(spider=spider))), spider=spider
+    )
+    assert (restored.url, restored.callback, restored.errback) == (
+        "https://a.test/",
+        spider.parse,
+        spider.on_error,
+    )
+    assert restored.meta["icpscan_pin"] == {"host": "a.test", "address": "1.2.3.4"}
+    assert restored.meta["icpscan_fetch"].job == request.meta["icpscan_fetch"].job
+    item = spider.parse(_respond(restored, body=b"<p>ok</p>"))
+    assert item.context == {"row": 1}
