@@ -100,9 +100,11 @@ class HomepageSpider(Spider):
     def _first_request(self, job: Any) -> Request | None:
         try:
             return self.request_for_job(job)
-        except ValueError as exc:  # a job without a usable domain has nothing to record
+        except ValueError as exc:  # a job without a domain has nothing to record
             logger.error("skipping a bad fetch job: %s", exc)
-            return None
+        except Exception:  # never let one job stop the rest of the input
+            logger.exception("skipping a fetch job that could not be read: %r", job)
+        return None
 
     def request_for_job(self, job: FetchJob | dict[str, Any] | str) -> Request:
         """The first request for one job (public: other feeders use it).
@@ -135,7 +137,7 @@ class HomepageSpider(Spider):
         fetch: DomainFetch = response.meta[META_FETCH]
         try:
             return self._on_response(fetch, response)
-        except Exception as exc:  # a bug must cost one domain a record, not its record
+        except Exception as exc:  # a bug may cost this domain its page, never its record
             logger.exception("unexpected error handling %s", response.url)
             error = FetchError(FetchErrorKind.OTHER, f"internal error: {exc!r}"[:300])
             return self._item(fetch, self._facts(response.meta), error)
