@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from icpscan import egress
+
+if TYPE_CHECKING:
+    from icpscan.sandbox.runner import Sandbox
 
 _EGRESS_LOG = Path(tempfile.mkdtemp(prefix="icpscan-egress-")) / "violations.log"
 
@@ -66,3 +70,40 @@ def _no_egress_in_fixtures(request: pytest.FixtureRequest) -> Iterator[None]:
     _fail_on_violations(request.node)
     yield
     _fail_on_violations(request.node)
+
+
+# -- the offline sandbox as session fixtures ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., Sandbox]]:
+    """``make(sites, seed=1, profile="realistic")`` -> a running Sandbox, one per arguments.
+
+    Sandboxes are cached for the session (tests must not change them; use ``swap`` on a sandbox
+    of your own for that) and all stopped when the session ends.
+    """
+    from icpscan.sandbox.runner import Sandbox
+    from icpscan.sandbox.scenario import generate
+
+    running: dict[tuple[int, int, str], Sandbox] = {}
+
+    def make(sites: int, seed: int = 1, profile: str = "realistic") -> Sandbox:
+        key = (sites, seed, profile)
+        if key not in running:
+            state = tmp_path_factory.mktemp(f"sandbox-{sites}-{seed}-{profile}")
+            running[key] = Sandbox(generate(sites, seed, profile), state).start()
+        return running[key]
+
+    try:
+        yield make
+    finally:
+        for box in running.values():
+            box.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox(sandbox_factory: Callable[..., Sandbox]) -> Sandbox:
+    """A running 300-site realistic sandbox (seed 1): every category of the scenario occurs."""
+    return sandbox_factory(300, 1, "realistic")
