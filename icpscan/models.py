@@ -341,7 +341,7 @@ class FetchResult:
     truncated: bool  # the body was cut at the page size cap
     body_size: int  # bytes of (decoded) body kept
     error: FetchError | None
-    elapsed: float  # seconds, from the first request of the domain to its result
+    elapsed: float  # seconds from the domain's first download (not its queueing) to the record
 
 
 def _base64_text(data: bytes) -> str:

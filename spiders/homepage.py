@@ -36,6 +36,7 @@ from icpscan.crawl.handler import (
     META_PEER,
     META_PIN,
     META_RECEIVED,
+    META_STARTED,
     META_STATUS,
     META_TLS,
 )
@@ -135,6 +136,7 @@ class HomepageSpider(Spider):
 
     def parse(self, response: Response) -> Request | FetchedPage:
         fetch: DomainFetch = response.meta[META_FETCH]
+        fetch.saw_download(response.meta.get(META_STARTED))
         try:
             return self._on_response(fetch, response)
         except Exception as exc:  # a bug may cost this domain its page, never its record
@@ -145,6 +147,7 @@ class HomepageSpider(Spider):
     def on_error(self, failure: Failure) -> Request | FetchedPage:
         request: Request = failure.request  # type: ignore[attr-defined]
         fetch: DomainFetch = request.meta[META_FETCH]
+        fetch.saw_download(request.meta.get(META_STARTED))
         try:
             status = request.meta.get(META_STATUS)
             received = request.meta.get(META_RECEIVED) if status is not None else None

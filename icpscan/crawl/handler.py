@@ -78,6 +78,7 @@ META_STATUS = "icpscan_status"
 META_HEADERS = "icpscan_headers"
 META_TLS = "icpscan_tls"
 META_RECEIVED = "_icpscan_received"
+META_STARTED = "_icpscan_started"  # monotonic time this request reached the handler
 _META_TLS_RAW = "_icpscan_tls_raw"
 
 DEFAULT_MAX_PAGE_BYTES = 2 * 1024 * 1024
@@ -122,6 +123,7 @@ class PinnedDownloadHandler(HTTP11DownloadHandler):
         reactor: Any = _reactor
 
         started = monotonic()
+        request.meta[META_STARTED] = started
         timeout = float(request.meta.get("download_timeout") or self._timeout)
         parsed = urlparse_cached(request)
         host = parsed.hostname or ""

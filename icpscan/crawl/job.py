@@ -138,7 +138,7 @@ class DomainFetch:
         self.job = job
         self.key: int | None = None  # set by the spider that tracks it
         self.max_redirects = max_redirects
-        self.started = monotonic()
+        self.started: float | None = None  # when its first request reached the downloader
         self.attempts: list[FetchAttempt] = []
         self.chain: list[Hop] = []
         self._candidates = start_urls(job.domain)
@@ -150,6 +150,11 @@ class DomainFetch:
     @property
     def domain(self) -> str:
         return self.job.domain
+
+    def saw_download(self, started: float | None) -> None:
+        """Note when a request of this domain reached the downloader (the first one counts)."""
+        if self.started is None and started is not None:
+            self.started = started
 
     def pin_for_url(self, url: str) -> dict[str, str] | None:
         host = urlsplit(url).hostname or ""
@@ -220,7 +225,7 @@ class DomainFetch:
             truncated=page.truncated,
             body_size=page.body_size,
             error=error,
-            elapsed=round(monotonic() - self.started, 3),
+            elapsed=round(monotonic() - self.started, 3) if self.started is not None else 0.0,
         )
 
     def _reported_error(self, error: FetchError) -> FetchError:
