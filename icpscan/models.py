@@ -8,6 +8,7 @@ travels with every serialised record. Changing a field name or meaning is a brea
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -363,3 +364,119 @@ class HostingVerdict:
     ns: tuple[str, ...] = ()
     address_info: tuple[AddressInfo, ...] = ()
     answers: tuple[DnsAnswer, ...] = ()  # every answer of every view, with its TTL
+# -- fetch (the crawl stage) -------------------------------------------------------------------
+
+
+class FetchErrorKind(StrEnum):
+    """Why a homepage fetch (or one attempt of it) failed."""
+
+    DNS = "dns"  # the name did not resolve (NXDOMAIN, SERVFAIL, timeout, no address)
+    REFUSED = "refused"  # TCP connection refused
+    TIMEOUT = "timeout"  # connect, TLS handshake or transfer exceeded the download timeout
+    RESET = "reset"  # connection reset or closed before the response was complete
+    TLS = "tls"  # the TLS handshake failed
+    EGRESS = "egress"  # the address is not allowed by the egress policy (private, loopback...)
+    HTTP = "http"  # not a usable HTTP response (malformed, undecodable, bad redirect target)
+    TOO_MANY_REDIRECTS = "too_many_redirects"  # redirect loop or chain past the bound
+    SIZE = "size"  # the decompressed body exceeded the decompression cap (a bomb)
+    ROBOTS = "robots"  # disallowed by robots.txt (only when robots.txt is obeyed)
+    OTHER = "other"
+
+
+class HopKind(StrEnum):
+    """How a redirect hop was requested."""
+
+    HTTP = "http"  # 3xx status with a Location header
+    META = "meta"  # <meta http-equiv="refresh" content="0; url=...">
+    JS = "js"  # location.href = "...", location.replace("..."), ...
+
+
+@dataclass(frozen=True)
+class FetchError:
+    kind: FetchErrorKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class FetchAttempt:
+    """One start URL tried for a domain (https://d/, http://d/, https://www.d/, http://www.d/)."""
+
+    url: str
+    status: int | None  # status of the last response of this attempt, if any
+    error: FetchError | None
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One redirect: the response at the previous URL (``status``) sent us to ``url``."""
+
+    kind: HopKind
+    status: int
+    url: str
+
+
+@dataclass(frozen=True)
+class TlsFacts:
+    """What the server's TLS handshake showed. Certificate errors are facts, never skips."""
+
+    protocol: str | None  # e.g. "TLSv1.3"
+    cipher: str | None
+    subject_cn: str | None
+    sans: tuple[str, ...]  # DNS names and IP addresses (capped; see san_count)
+    san_count: int
+    issuer: str  # RFC 4514 string
+    not_before: str  # ISO 8601, UTC
+    not_after: str
+    expired: bool
+    not_yet_valid: bool
+    self_signed: bool
+    hostname_match: bool  # RFC 6125 (service-identity): SAN DNS names with wildcards, IP SANs
+    trusted: bool | None  # chains to a trusted root; None = undecidable (issuer unknown)
+    trust_detail: str
+    sha256: str  # fingerprint of the leaf certificate, hex
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The crawl stage's record for one input domain (exactly one per domain).
+
+    ``reached`` is True when a final page (any status) was read to its end, or to the page
+    size cap (``truncated``). ``error`` says why it was not reached (None when reached): the
+    last attempt's error, except that when the ``www.`` guess merely did not resolve, the apex's
+    own failure is reported. ``status`` is the last HTTP status received, also when the
+    redirect chain then failed.
+    """
+
+    domain: str
+    reached: bool
+    attempts: tuple[FetchAttempt, ...]
+    chain: tuple[Hop, ...]  # redirects followed in the last attempt, in order
+    final_url: str | None  # the last URL requested (the page when reached)
+    status: int | None  # the last HTTP status received
+    left_registrable_domain: bool  # final URL is on another registrable domain than the input
+    final_registrable_domain: str | None
+    headers: dict[str, str]  # headers of interest (lower-case names), from the last response
+    is_html: bool  # the body is treated as HTML (content type, or sniffed when missing)
+    address: str | None  # the address the hosting stage pinned / the resolver gave (checked)
+    peer: str | None  # the address the socket actually talked to
+    tls: TlsFacts | None
+    truncated: bool  # the body was cut at the page size cap
+    body_size: int  # bytes of (decoded) body kept
+    error: FetchError | None
+    elapsed: float  # seconds from the domain's first download (not its queueing) to the record
+
+
+def _base64_text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """What leaves the crawl stage: the JSON record plus what extraction needs (not serialised)."""
+
+    result: FetchResult
+    # decoded (Content-Encoding removed), at most the page size cap; Scrapy feed exports
+    # (``scrapy crawl homepage -O pages.jsonl``) write it as base64 through this serializer.
+    body: bytes = field(metadata={"serializer": _base64_text})
+    charset: str | None  # charset parameter of the Content-Type header, as sent
+    context: dict[str, Any] = field(default_factory=dict)  # opaque job context, passed through
