@@ -26,6 +26,8 @@ from icpscan.models import (
 
 _MIIT_KINDS = frozenset({NumberKind.ICP_FILING, NumberKind.ICP_LICENCE})
 _LICENCE_KINDS = frozenset({NumberKind.ICP_LICENCE, NumberKind.TELECOM_LICENCE})
+# A malformed PSB number's division code means nothing: it is invalid, not "mismatched".
+_PSB_SHAPE_PROBLEMS = frozenset({"digit_count", "unknown_prefix", "non_mainland_prefix"})
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,8 @@ def _content_findings(facts: SiteFacts) -> list[Finding]:
     for number in shown_psb:
         if number.placeholder:
             continue
-        if "division_mismatch" in number.problems:
+        malformed = any(p in _PSB_SHAPE_PROBLEMS for p in number.problems)
+        if "division_mismatch" in number.problems and not malformed:
             findings.append(finding("PSB_PROVINCE_MISMATCH", **_number_evidence(number)))
         elif not number.valid:
             findings.append(finding("PSB_INVALID", **_number_evidence(number)))

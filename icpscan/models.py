@@ -364,6 +364,8 @@ class HostingVerdict:
     ns: tuple[str, ...] = ()
     address_info: tuple[AddressInfo, ...] = ()
     answers: tuple[DnsAnswer, ...] = ()  # every answer of every view, with its TTL
+
+
 # -- fetch (the crawl stage) -------------------------------------------------------------------
 
 
@@ -480,3 +482,27 @@ class FetchedPage:
     body: bytes = field(metadata={"serializer": _base64_text})
     charset: str | None  # charset parameter of the Content-Type header, as sent
     context: dict[str, Any] = field(default_factory=dict)  # opaque job context, passed through
+
+
+# -- the per-domain record (one JSON line, one `domains` row) ----------------------------------
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    """Everything a scan found about one input domain; every output renders this record."""
+
+    domain: str  # ASCII (punycode), lower-case
+    display: str  # Unicode form for humans
+    line: int | None  # input line the domain came from
+    hosting: HostingVerdict
+    fetch: FetchResult
+    numbers: tuple[FoundNumber, ...]
+    signals: tuple[str, ...]
+    encoding: str | None  # codec the homepage was decoded with
+    title: str | None
+    findings: tuple[Finding, ...]
+    scan_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON line: ``schema_version`` first, then the record's fields."""
+        return {"schema_version": SCHEMA_VERSION, **to_jsonable(self)}

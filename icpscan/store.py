@@ -38,7 +38,7 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _dumps(value: Any) -> str:
+def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
@@ -286,10 +286,10 @@ def create_scan(
             [
                 utcnow(),
                 input_name,
-                _dumps(options),
+                dumps(options),
                 __version__,
                 SCHEMA_VERSION,
-                _dumps(data_versions or {}),
+                dumps(data_versions or {}),
             ],
         )
     scan_id = cursor.lastrowid
@@ -417,7 +417,7 @@ def iter_chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 _SEVERITY_ORDER = ("info", "low", "medium", "high")
 
 
-def _max_severity(findings: list[dict[str, Any]]) -> str | None:
+def max_severity(findings: list[dict[str, Any]]) -> str | None:
     ranks = [_SEVERITY_ORDER.index(f["severity"]) for f in findings]
     return _SEVERITY_ORDER[max(ranks)] if ranks else None
 
@@ -477,10 +477,10 @@ def _write_one(db: sqlite_utils.Database, scan_id: int, record: dict[str, Any], 
             record.get("encoding"),
             len(numbers),
             len(findings),
-            _max_severity(findings),
+            max_severity(findings),
             " ".join(sorted({f["code"] for f in findings})),
             now,
-            _dumps(record),
+            dumps(record),
         ],
     )
     if cursor.rowcount == 0:
@@ -508,23 +508,23 @@ def _write_one(db: sqlite_utils.Database, scan_id: int, record: dict[str, Any], 
                 n.get("location"),
                 _flag(n.get("own")),
                 n.get("site_index"),
-                _dumps(n.get("problems") or []),
+                dumps(n.get("problems") or []),
             )
             for n in numbers
         ],
     )
-    _insert_findings(db, key, findings)
+    insert_findings(db, key, findings)
     return True
 
 
-def _insert_findings(
+def insert_findings(
     db: sqlite_utils.Database, key: tuple[int | None, int, str], findings: list[dict[str, Any]]
 ) -> None:
     db.conn.executemany(
         "INSERT INTO findings (domain_id, scan_id, domain, code, severity, message, evidence)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (*key, f["code"], f["severity"], f.get("message"), _dumps(f.get("evidence") or {}))
+            (*key, f["code"], f["severity"], f.get("message"), dumps(f.get("evidence") or {}))
             for f in findings
         ],
     )
@@ -565,7 +565,7 @@ def _write_hosting(
                 i.get("allocated"),
                 i.get("country"),
                 i.get("provider"),
-                _dumps(i.get("evidence") or []),
+                dumps(i.get("evidence") or []),
                 scan_id,
                 now,
             )
@@ -588,7 +588,7 @@ def _write_hosting(
             answer["rtype"],
             value,
             answer.get("ttl"),
-            _dumps(answer.get("cnames") or []),
+            dumps(answer.get("cnames") or []),
         )
         for answer in hosting.get("answers") or []
         for value in answer.get("records") or []
@@ -650,9 +650,9 @@ def _write_fetch(
             _flag(tls.get("trusted")) if tls else None,
             tls.get("issuer"),
             tls.get("not_after"),
-            _dumps(fetch.get("chain") or []),
-            _dumps(fetch.get("attempts") or []),
-            _dumps(headers),
-            _dumps(tls) if tls else None,
+            dumps(fetch.get("chain") or []),
+            dumps(fetch.get("attempts") or []),
+            dumps(headers),
+            dumps(tls) if tls else None,
         ],
     )

@@ -151,9 +151,18 @@ def test_psb_division_mismatch_and_invalid_psb():
         valid=False,
         problems=("division_mismatch",),
     )
-    short = num("京公网安备1101050号", NumberKind.PSB_FILING, valid=False, problems=("digits",))
-    assert codes(site(Region.MAINLAND, ICP, mismatch, short)) == [
+    short = num(
+        "京公网安备1101050号", NumberKind.PSB_FILING, valid=False, problems=("digit_count",)
+    )
+    malformed_and_mismatched = num(
+        "渝公网安备23959409434955998号",
+        NumberKind.PSB_FILING,
+        valid=False,
+        problems=("digit_count", "division_mismatch"),
+    )
+    assert codes(site(Region.MAINLAND, ICP, mismatch, short, malformed_and_mismatched)) == [
         "PSB_PROVINCE_MISMATCH",
+        "PSB_INVALID",
         "PSB_INVALID",
     ]
 

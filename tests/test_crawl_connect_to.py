@@ -205,3 +205,17 @@ def test_connect_to_parser_only_raises_value_error(text):
         assert "\n" not in str(exc)
     else:
         assert parse_connect_to(str(rule)) == rule
+
+
+@pytest.mark.parametrize(
+    ("rules", "host", "port", "target"),
+    [
+        ([":80:a.test:1", "x.cn:80:b.test:2"], "x.cn", 80, ("a.test", 1)),
+        (["x.cn:80:b.test:2", ":80:a.test:1"], "x.cn", 80, ("b.test", 2)),
+        (["x.cn:443:b.test:2", ":80:a.test:1", "x.cn::c.test:3"], "x.cn", 80, ("a.test", 1)),
+        (["x.cn:443:b.test:2", "x.cn::c.test:3", ":80:a.test:1"], "x.cn", 80, ("c.test", 3)),
+        (["y.cn::b.test:2", ":443:a.test:1"], "x.cn", 80, None),
+    ],
+)
+def test_first_matching_rule_wins_across_host_and_any_host_rules(rules, host, port, target):
+    assert ConnectionOverrides.parse(rules).connect_target(host, port) == target

@@ -43,3 +43,36 @@ def output_options(formats: tuple[str, ...], default: str) -> Callable[[F], F]:
         )(func)
 
     return decorate
+
+
+class GroupedOption(click.Option):
+    """An option that says which help section it belongs to (input, resolution, crawl...)."""
+
+    def __init__(self, *args: Any, group: str = "Other", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+
+class GroupedCommand(click.Command):
+    """A command whose --help lists options under section headings, in first-seen order."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            group = getattr(param, "group", "Other")
+            sections.setdefault(group, []).append(record)
+        for group, records in sections.items():
+            with formatter.section(f"{group} options"):
+                formatter.write_dl(records)
+
+
+def grouped(group: str) -> Callable[..., Callable[[F], F]]:
+    """``@grouped("Crawl")("--timeout", ...)``: click.option with a help section."""
+
+    def make(*decls: str, **attrs: Any) -> Callable[[F], F]:
+        return click.option(*decls, cls=GroupedOption, group=group, **attrs)
+
+    return make

@@ -15,12 +15,13 @@ CLI turns into exit code 2.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 _T = TypeVar("_T")
 
@@ -88,21 +89,63 @@ class ConnectionOverrides:
     def connect_target(self, host: str, port: int) -> tuple[str, int] | None:
         """Where a request for ``host:port`` connects; None when no rule matches."""
         host = normalise_host(host)
-        for rule in self.rules:
-            if rule.matches(host, port):
-                return rule.target(host, port)
-        return None
+        rule = _first_match(self._rule_index, host, port)
+        return None if rule is None else rule.target(host, port)
 
     def pinned_addresses(self, host: str, port: int) -> tuple[str, ...] | None:
         """The ``--resolve`` answer for ``host:port``, or None to ask the resolver."""
-        host = normalise_host(host)
-        for pin in self.pins:
-            if pin.matches(host, port):
-                return pin.addresses
-        return None
+        pin = _first_match(self._pin_index, normalise_host(host), port)
+        return None if pin is None else pin.addresses
+
+    @functools.cached_property
+    def _rule_index(self) -> _Index[ConnectToRule]:
+        return _Index.build(self.rules)
+
+    @functools.cached_property
+    def _pin_index(self) -> _Index[ResolvePin]:
+        return _Index.build(self.pins)
 
     def __bool__(self) -> bool:
         return bool(self.rules or self.pins)
+
+
+_R = TypeVar("_R", ConnectToRule, ResolvePin)
+
+
+@dataclass(frozen=True)
+class _Index(Generic[_R]):
+    """Rules by host, plus the any-host ones, keeping their order.
+
+    A sandbox or a hosting provider may give thousands of host rules; matching must not scan
+    them all for every request. First-match semantics hold: the earliest matching rule wins,
+    whether it names the host or not.
+    """
+
+    by_host: dict[str, list[tuple[int, _R]]]
+    any_host: list[tuple[int, _R]]
+
+    @classmethod
+    def build(cls, items: Sequence[_R]) -> _Index[_R]:
+        by_host: dict[str, list[tuple[int, _R]]] = {}
+        any_host: list[tuple[int, _R]] = []
+        for position, item in enumerate(items):
+            if item.host is None:
+                any_host.append((position, item))
+            else:
+                by_host.setdefault(item.host, []).append((position, item))
+        return cls(by_host, any_host)
+
+
+def _first_match(index: _Index[_R], host: str, port: int) -> _R | None:
+    best: tuple[int, _R] | None = None
+    for candidates in (index.by_host.get(host, ()), index.any_host):
+        for position, item in candidates:
+            if best is not None and position > best[0]:
+                break
+            if item.matches(host, port):
+                best = (position, item)
+                break
+    return None if best is None else best[1]
 
 
 def normalise_host(host: str) -> str:

@@ -30,7 +30,30 @@ from icpscan.resources import data_path
 
 _SPACES = "\t\r\x0b\x0c\xa0\u1680\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u2500\u30fc"
-_TRADITIONAL = {"備": "备", "證": "证", "號": "号", "網": "网", "機": "机", "關": "关", "編": "编"}
+_TRADITIONAL = {
+    "備": "备",
+    "證": "证",
+    "號": "号",
+    "網": "网",
+    "機": "机",
+    "關": "关",
+    "編": "编",
+    # province characters as Big5 (Hong Kong, Taiwan) pages write them
+    "魯": "鲁",
+    "蘇": "苏",
+    "陝": "陕",
+    "遼": "辽",
+    "滬": "沪",
+    "貴": "贵",
+    "雲": "云",
+    "閩": "闽",
+    "贛": "赣",
+    "粵": "粤",
+    "瓊": "琼",
+    "隴": "陇",
+    "寧": "宁",
+    "晉": "晋",
+}
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\xad"
 """Invisible characters deleted before matching (they split numbers without showing)."""

@@ -904,20 +904,18 @@ def _merge(occurrences: list[_Occurrence]) -> list[FoundNumber]:
     return _judge_own(entries)
 
 
-def _family(kind: NumberKind) -> str:
-    return "icp" if kind in ICP_KINDS else "psb"
-
-
 def _judge_own(entries: list[tuple[FoundNumber, bool]]) -> list[FoundNumber]:
-    """Body-only numbers are examples when the footer shows another number of their family."""
-    footer_families = {_family(n.kind) for n, in_footer in entries if in_footer}
+    """Body-only, unlinked numbers are an article's examples when the footer shows a number.
+
+    The issue's rule: numbers in the body of an article about filings, while the footer
+    carries another number, are the site's examples, not its own — whichever family the
+    footer's number belongs to (a tutorial quoting a PSB example on a site whose footer shows
+    only its ICP number is still quoting).
+    """
+    footer_has_number = any(in_footer for _, in_footer in entries)
     result = []
     for number, _in_footer in entries:
-        if (
-            number.location is Location.BODY
-            and not number.linked
-            and _family(number.kind) in footer_families
-        ):
+        if number.location is Location.BODY and not number.linked and footer_has_number:
             number = FoundNumber(**{**number.__dict__, "own": False})
         result.append(number)
     return result

@@ -201,12 +201,13 @@ POOLS: dict[str, Pool] = {p.key: p for p in (
           N("47.96.0.0/11", 37963, "US", "arin", "2015-11-05")),
          note="registry US, servers in mainland China"),
     # Tencent Cloud mainland: 119.29.0.0/16 (DNSPod 119.29.29.29), 129.204.0.0/16 (Guangzhou),
-    # 42.192.0.0/15 (Shanghai) — APNIC CN, AS45090. 240d:c000::/20 [uncertain: Tencent's IPv6].
+    # 42.192.0.0/15 (Shanghai) — APNIC CN, AS45090. IPv6: 2402:4e00::/32 (Tencent's APNIC CN
+    # allocation) [uncertain as to which parts serve mainland regions].
     Pool("tencent-cn", Region.MAINLAND, "Tencent Cloud",
          (N("119.29.0.0/16", 45090, "CN", "apnic", "2011-03-30"),
           N("129.204.0.0/16", 45090, "CN", "apnic", "2017-01-13"),
           N("42.192.0.0/15", 45090, "CN", "apnic", "2010-10-29"),
-          N("240d:c000::/20", 45090, "CN", "apnic", "2017-06-19"))),
+          N("2402:4e00::/32", 45090, "CN", "apnic", "2013-03-20"))),
     # Baidu Cloud: 180.76.0.0/16 (180.76.76.76 is Baidu DNS) — APNIC CN, AS38365.
     Pool("baidu", Region.MAINLAND, "Baidu Cloud",
          (N("180.76.0.0/16", 38365, "CN", "apnic", "2010-04-12"),)),

@@ -168,8 +168,10 @@ def render(page: Page) -> bytes:
     filler_bytes = b"".join(blocks[i] for i in page.blocks) * page.repeat
     parts = [head.encode(codec)]
     if page.footer_first:
-        parts.append(footer.encode(codec))
-    parts += [filler_bytes, page.sections.encode(codec), b"</main>\n"]
+        # oversized pages: what a scanner that keeps only the first part must still see
+        parts += [footer.encode(codec), page.sections.encode(codec), filler_bytes, b"</main>\n"]
+    else:
+        parts += [filler_bytes, page.sections.encode(codec), b"</main>\n"]
     if not page.footer_first:
         parts.append(footer.encode(codec))
     parts.append(f"{page.tail}</body>\n</html>\n".encode(codec))

@@ -647,7 +647,8 @@ class _SiteBuilder:
             self.tags.append("psb_joined_licence")
             return ft.render(psb, "plain") + "-" + ft.render(licence, "plain")
         if mode == "href_only":
-            self._occ(psb, Location.ATTRIBUTE, "psb")
+            # the link sits in the footer: its number is shown there (as a lookup link)
+            self._occ(psb, Location.FOOTER, "psb")
             self.tags.append(f"psb_link:{'mps' if new_platform else 'beian_gov'}")
             return ft.link(ft.psb_link(psb, new_platform), f"{icon}{psb.prefix}公安网备")
         style = {"no_prefix": "no_prefix", "swapped": "swapped"}.get(mode, slot["psb_style"])

@@ -14,8 +14,8 @@ Conventions a comparison must know (each case carries an ``exercises`` tag namin
   ``valid`` only where ``placeholder`` is false). A PSB number shown without a province
   character (``公安机关备案号：…``) is valid; 12- and 15-digit PSB numbers are valid (old forms).
 * Location: a PSB whose digits are only in the link's href (``numbers:psb_href_only``) is
-  ``attribute``; numbers only in an SPA config are ``script`` and not linked; only in
-  ``alt``/``title``/``<meta name="icp">`` are ``attribute``.
+  where the link is (``footer``); numbers only in an SPA config are ``script`` and not
+  linked; only in ``alt``/``title``/``<meta name="icp">`` are ``attribute``.
 * Reaching a page: https is tried before http, then ``www.`` when the apex has no address;
   certificate errors are recorded facts, not failures (an expired, self-signed or wrong-name
   certificate still yields the https page), but a TLS handshake that never completes is a failed

@@ -1,0 +1,251 @@
+"""A scan worker process: claim domains from the SQLite queue, locate, fetch, judge, store.
+
+One Scrapy process is bound by one core, so ``icpscan scan`` runs one worker per core over the
+shared queue in the database (:mod:`icpscan.store`). Each worker:
+
+* claims a batch of pending targets, resolves and classifies them (``icpscan.locate``) and hands
+  them to the homepage spider as fetch jobs pinned to the classified address;
+* turns every fetched page into a :class:`~icpscan.models.DomainResult` (pure extraction and
+  assessment, :mod:`icpscan.pipeline`);
+* writes results in batches, each batch in one transaction that also marks its targets done:
+  killed at any moment, a worker loses only uncommitted work, which a resumed scan redoes.
+
+Run as ``python -m icpscan.worker CONFIG.json WORKER-NAME`` (the scan command does this).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from icpscan import store
+from icpscan.assess import ExpectedFilings
+from icpscan.expected import read_expected
+from icpscan.locate import LocateConfig, Locator
+from icpscan.models import FetchedPage, HostingVerdict
+from icpscan.pipeline import build_result, fetch_pins, unresolved_verdict
+from icpscan.resolve import Nameserver, Vantage
+
+log = logging.getLogger("icpscan.worker")
+
+CLAIM_BATCH = 64
+FLUSH_RECORDS = 200
+FLUSH_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.2
+
+
+@dataclass
+class ScanConfig:
+    """Everything a worker needs, serialisable to JSON (the parent writes it for its workers)."""
+
+    db: str
+    scan_id: int
+    nameservers: list[str] = field(default_factory=list)
+    dns_timeout: float = 3.0
+    dns_retries: int = 2
+    dns_concurrency: int = 64
+    vantages: list[str] = field(default_factory=list)
+    with_ns: bool = False
+    asn: bool = True
+    ranges_file: str | None = None
+    data_dir: str | None = None
+    rdap_url: str | None = None
+    connect_to: list[str] = field(default_factory=list)
+    resolve: list[str] = field(default_factory=list)
+    ca_bundle: str | None = None
+    allow_private: bool = False
+    download_timeout: float = 20.0
+    max_page_bytes: int = 2 * 1024 * 1024
+    max_redirects: int = 10
+    concurrent_requests: int = 256
+    per_host_requests: int = 2
+    obey_robots: bool = False
+    user_agent: str | None = None
+    expected_file: str | None = None
+    today: str | None = None  # ISO date the numbers' years are judged against
+    log_level: str = "ERROR"
+
+    def to_file(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def from_file(cls, path: Path) -> ScanConfig:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+    def crawl_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "ICPSCAN_NAMESERVERS": self.nameservers,
+            "ICPSCAN_CONNECT_TO": self.connect_to,
+            "ICPSCAN_RESOLVE": self.resolve,
+            "ICPSCAN_ALLOW_PRIVATE": self.allow_private,
+            "ICPSCAN_MAX_PAGE_BYTES": self.max_page_bytes,
+            "ICPSCAN_MAX_REDIRECTS": self.max_redirects,
+            "DOWNLOAD_TIMEOUT": self.download_timeout,
+            "CONCURRENT_REQUESTS": self.concurrent_requests,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": self.per_host_requests,
+            "ROBOTSTXT_OBEY": self.obey_robots,
+            "LOG_LEVEL": self.log_level,
+        }
+        if self.ca_bundle:
+            settings["ICPSCAN_CA_BUNDLE"] = self.ca_bundle
+        if self.user_agent:
+            settings["USER_AGENT"] = self.user_agent
+        return settings
+
+    def locate_config(self) -> LocateConfig:
+        return LocateConfig(
+            nameservers=[Nameserver.parse(n) for n in self.nameservers],
+            timeout=self.dns_timeout,
+            retries=self.dns_retries,
+            concurrency=self.dns_concurrency,
+            vantages=[Vantage.parse(v) for v in self.vantages],
+            with_ns=self.with_ns,
+            asn=self.asn,
+            ranges_file=self.ranges_file,
+            data_dir=self.data_dir,
+            rdap_url=self.rdap_url,
+        )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the scan process dies (no orphans writing on)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the parent-pid check below still applies
+        pass
+
+
+class ResultSink:
+    """Builds each domain's record and writes them in batched transactions."""
+
+    def __init__(self, config: ScanConfig, expected: ExpectedFilings | None) -> None:
+        self.config = config
+        self.expected = expected
+        self.today = datetime.date.fromisoformat(config.today) if config.today else None
+        self.db = store.open_db(config.db, create=False)
+        self.pending: list[dict[str, Any]] = []
+        self.last_flush = time.monotonic()
+        self.written = 0
+
+    def add(self, page: FetchedPage) -> None:
+        context = page.context
+        verdict: HostingVerdict = context["verdict"]
+        result = build_result(
+            domain=context["target"],
+            display=context["display"],
+            line=context["line"],
+            verdict=verdict,
+            page=page,
+            expected=self.expected,
+            today=self.today,
+            scan_id=self.config.scan_id,
+        )
+        self.pending.append(result.to_json())
+        if (
+            len(self.pending) >= FLUSH_RECORDS
+            or time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.written += store.write_results(self.db, self.config.scan_id, self.pending)
+            self.pending = []
+        self.last_flush = time.monotonic()
+
+
+class JobSource:
+    """The spider's input: claimed targets, located, as fetch jobs pinned to their address."""
+
+    def __init__(self, config: ScanConfig, worker: str, sink: ResultSink) -> None:
+        self.config = config
+        self.worker = worker
+        self.sink = sink
+        self.db = store.open_db(config.db, create=False)
+        self.parent = os.getppid()
+
+    def _input_complete(self) -> bool:
+        scan = store.get_scan(self.db, self.config.scan_id)
+        return bool(scan and scan["input_complete"])
+
+    async def jobs(self) -> AsyncIterator[dict[str, Any]]:
+        locator = Locator(self.config.locate_config())
+        try:
+            while os.getppid() == self.parent:
+                batch = store.claim_targets(self.db, self.config.scan_id, self.worker, CLAIM_BATCH)
+                if not batch:
+                    self.sink.flush()  # don't sit on results while waiting for input
+                    if self._input_complete():
+                        counts = store.queue_counts(self.db, self.config.scan_id)
+                        if counts["pending"] == 0:
+                            return
+                    await asyncio.sleep(IDLE_POLL_SECONDS)
+                    continue
+                for job in await self._locate(locator, batch):
+                    yield job
+        finally:
+            await locator.close()
+
+    async def _locate(
+        self, locator: Locator, batch: list[store.QueuedTarget]
+    ) -> list[dict[str, Any]]:
+        async def one(target: store.QueuedTarget) -> dict[str, Any]:
+            try:
+                verdict = await locator.locate_one(target.domain)
+            except Exception as exc:  # a scan goes on past one bad domain
+                log.exception("locating %s failed", target.domain)
+                verdict = unresolved_verdict(target.domain, repr(exc))
+            address, pins = fetch_pins(verdict)
+            return {
+                "domain": target.domain,
+                "address": address,
+                "pins": pins,
+                "target": target.domain,
+                "display": target.display,
+                "line": target.line,
+                "verdict": verdict,
+            }
+
+        return list(await asyncio.gather(*(one(t) for t in batch)))
+
+
+def run_worker(config: ScanConfig, worker: str) -> int:
+    """Work until the queue is drained; returns how many results this worker stored."""
+    from icpscan.crawl import run_fetch
+
+    logging.basicConfig(level=config.log_level, stream=sys.stderr)
+    expected = read_expected(config.expected_file) if config.expected_file else None
+    sink = ResultSink(config, expected)
+    source = JobSource(config, worker, sink)
+    run_fetch(source.jobs(), config.crawl_settings(), on_item=sink.add)
+    sink.flush()
+    return sink.written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m icpscan.worker CONFIG.json WORKER-NAME", file=sys.stderr)
+        return 2
+    _die_with_parent()
+    config = ScanConfig.from_file(Path(args[0]))
+    run_worker(config, args[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
