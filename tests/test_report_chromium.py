@@ -189,3 +189,26 @@ def test_csp_blocks_markup_that_escaped_escaping(tmp_path, recorder, hostile_rep
     assert root.findtext(".//title") == TITLE
     assert root.getroottree().getroot().get("data-icpscan-ready") == "1"  # ours still runs
     assert recorder.paths == []
+
+
+def test_sort_and_page_from_the_url_fragment(tmp_path, recorder):
+    db, scan_id = store_records(tmp_path / "p.db", plain_records())
+    report = write_html(db, scan_id, tmp_path / "paged.html", page_size=2)
+    root = dump_dom(report.as_uri() + "#sort=d&dir=1&page=2", tmp_path / "profile")
+    html = root.getroottree().getroot()
+    assert html.get("data-icpscan-ready") == "1"
+    order = [
+        body.xpath("string(.//td[@class='name']/span[1])")
+        for body in root.xpath("//tbody[@class='domain']")
+    ]
+    assert order == ["down.example", "good.cn", "hk.example", "noicp.cn", "例子.中国"]
+    shown = [
+        body.xpath("string(.//td[@class='name']/span[1])")
+        for body in root.xpath("//tbody[@class='domain'][not(@hidden)]")
+    ]
+    assert shown == ["hk.example", "noicp.cn"]
+    assert root.get_element_by_id("p-info").text_content() == "page 2 of 3"
+    assert root.get_element_by_id("pager").get("hidden") is None
+    sorted_header = root.xpath("//th[@aria-sort]")
+    assert [(th.text, th.get("aria-sort")) for th in sorted_header] == [("Domain", "ascending")]
+    assert recorder.paths == []

@@ -16,6 +16,7 @@ from tests.report_records import (
     finding,
     hostile_record,
     hostile_strings,
+    number,
     plain_records,
     record,
     store_records,
@@ -332,3 +333,45 @@ def test_script_json_escapes_what_could_end_the_element():
     text = script_json({"a": "</script><!--&\u2028\u2029"})
     assert text == '{"a":"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028\\u2029"}'
     assert json.loads(text) == {"a": "</script><!--&\u2028\u2029"}
+
+
+def test_table_cell_lists_four_own_numbers_then_a_count(tmp_path):
+    numbers = [number("icp_filing", f"京ICP备2021{i:06d}号") for i in range(6)]
+    numbers.append(number("icp_filing", "沪ICP备99999999号", own=False))
+    db, scan_id = store_records(tmp_path / "n.db", [record("n.cn", 1, numbers=numbers)])
+    root = parse(render_html(db, scan_id))
+    cell = root.xpath("//td[@class='numbers']")[0]
+    assert [s.text for s in cell.xpath("span")] == [
+        "京ICP备2021000000号", "京ICP备2021000001号", "京ICP备2021000002号",
+        "京ICP备2021000003号", "+2 more",
+    ]
+    details = root.xpath("//table[@class='nums']/tbody/tr")
+    assert len(details) == 7 and details[-1].get("class") == "quoted"
+
+
+def test_a_record_of_an_unexpected_shape_is_shown_as_unreadable(tmp_path):
+    db, scan_id = store_records(tmp_path / "bad.db", [record("ok.cn", 1), record("bad.cn", 2)])
+    broken = record("bad.cn", 2)
+    broken["fetch"]["elapsed"] = "soon"
+    broken["hosting"]["address_info"] = "nope"
+    db.execute("UPDATE domains SET record = ? WHERE domain = 'bad.cn'", [json.dumps(broken)])
+    root = parse(render_html(db, scan_id))
+    names = root.xpath("//td[@class='name']/span/text()")
+    assert names == ["ok.cn", "bad.cn"]
+    facts = root.xpath("//tbody[@class='domain'][2]//dl/dd/text()")
+    assert facts == ["unreadable record: ValueError: could not convert string to float: 'soon'"]
+
+
+def test_evidence_is_indented_json_with_invisible_characters_escaped(tmp_path):
+    evidence = {"raw": "\x1b[31m\u202eabc\u2028", "many": list(range(30)), "long": "x" * 600}
+    rec = record("e.cn", 1, findings=[finding("ICP_INVALID", **evidence)])
+    db, scan_id = store_records(tmp_path / "ev.db", [rec])
+    root = parse(render_html(db, scan_id))
+    (pre,) = root.xpath("//ol[@class='findings']//pre")
+    expected = {
+        "raw": "\x1b[31m\u202eabc\u2028",  # the shown text is JSON that decodes to the data
+        "many": [*range(20), "… 10 more"],
+        "long": "x" * 500 + "…[+100 chars]",
+    }
+    assert json.loads(pre.text) == expected
+    assert '"raw": "\\u001b[31m\\u202eabc\\u2028"' in pre.text

@@ -23,7 +23,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -65,6 +65,7 @@ MAX_EVIDENCE_STRING = 500  # characters of one string inside evidence
 MAX_EVIDENCE_ITEMS = 20  # items of one list/object inside evidence
 MAX_EVIDENCE_DEPTH = 6
 MAX_NUMBERS = 25
+MAX_NUMBERS_IN_TABLE = 4  # own numbers listed in a table cell (all are in the details)
 MAX_ADDRESSES = 16
 MAX_LIST = 12  # CNAMEs, redirects, attempts, DNS errors, hosting evidence
 MAX_SEARCH_TEXT = 600  # characters of a row's search text in the script data
@@ -158,7 +159,7 @@ class DomainView:
     display: str  # "" when the same as domain
     region: str
     status: str
-    status_class: str  # ok | redirect | error | unreached
+    status_class: str  # ok | error (HTTP >= 400) | unreached
     numbers: tuple[NumberView, ...]
     numbers_more: int
     codes: tuple[tuple[str, str], ...]  # (code, severity), most severe first
@@ -168,17 +169,26 @@ class DomainView:
     hosting: tuple[tuple[str, str], ...]  # (label, value) facts
     fetch: tuple[tuple[str, str], ...]
     own_numbers: int
+    sort_line: int = 0  # input line (the row index when unknown)
+    http_status: int = 0
+    reached: bool = False
+    province_codes: tuple[str, ...] = ()  # provinces of the own numbers
+    search: str = ""  # lower-case text the script's search box matches
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…[+{len(text) - limit:,} chars]"
 
 
 def _prune(value: Any, depth: int = 0) -> Any:
-    """A bounded copy of evidence: long strings cut, long lists/objects shortened."""
+    """A bounded copy of evidence: long strings cut, long lists/objects shortened, depth capped."""
     if isinstance(value, str):
-        return visible(value, MAX_EVIDENCE_STRING, multiline=True)
+        return _cut(value, MAX_EVIDENCE_STRING)
     if depth >= MAX_EVIDENCE_DEPTH and isinstance(value, dict | list):
         return "…"
     if isinstance(value, dict):
         items = list(value.items())
-        pruned = {visible(k, 80): _prune(v, depth + 1) for k, v in items[:MAX_EVIDENCE_ITEMS]}
+        pruned = {_cut(str(k), 80): _prune(v, depth + 1) for k, v in items[:MAX_EVIDENCE_ITEMS]}
         if len(items) > MAX_EVIDENCE_ITEMS:
             pruned["…"] = f"{len(items) - MAX_EVIDENCE_ITEMS} more keys"
         return pruned
@@ -191,10 +201,10 @@ def _prune(value: Any, depth: int = 0) -> Any:
 
 
 def _evidence_text(evidence: Any) -> str:
+    """Evidence as indented JSON: JSON escapes C0 controls; visible() shows the rest as \\uNNNN."""
     if not evidence:
         return ""
     text = json.dumps(_prune(evidence), ensure_ascii=False, indent=2)
-    # _prune already escaped the strings; this only caps the total.
     return visible(text, MAX_EVIDENCE_CHARS, multiline=True)
 
 
@@ -323,9 +333,7 @@ def _fetch_facts(record: Mapping[str, Any], fetch: Mapping[str, Any]) -> list[tu
         for attempt in attempts[:MAX_LIST]:
             error = attempt.get("error") or {}
             outcome = (
-                f"{error.get('kind')}: {visible(error.get('detail'), 200)}"
-                if error
-                else str(attempt.get("status"))
+                f"{error.get('kind')}: {error.get('detail')}" if error else attempt.get("status")
             )
             lines.append(f"{_v(attempt.get('url'))} → {_v(outcome)}")
         facts.append(("attempts", _lines(lines, attempts, MAX_LIST)))
@@ -396,7 +404,36 @@ def _status(fetch: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def domain_view(index: int, record: Mapping[str, Any]) -> DomainView:
-    """What the report shows for one record, every crawled string made visible and capped."""
+    """What the report shows for one record, every crawled string made visible and capped.
+
+    A record of an unexpected shape (a database edited by hand, a future schema) is shown as
+    unreadable instead of failing the whole report.
+    """
+    try:
+        return _domain_view(index, record)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        domain = record.get("domain") if isinstance(record, Mapping) else None
+        return DomainView(
+            index=index,
+            line="",
+            domain=_v(domain or "?"),
+            display="",
+            region="unknown",
+            status="-",
+            status_class="unreached",
+            numbers=(),
+            numbers_more=0,
+            codes=(),
+            severity="",
+            findings=(),
+            findings_more=0,
+            hosting=(("record", _v(f"unreadable record: {type(exc).__name__}: {exc}")),),
+            fetch=(),
+            own_numbers=0,
+        )
+
+
+def _domain_view(index: int, record: Mapping[str, Any]) -> DomainView:
     hosting = record.get("hosting") or {}
     fetch = record.get("fetch") or {}
     findings = [f for f in record.get("findings") or [] if isinstance(f, Mapping)]
@@ -410,6 +447,16 @@ def domain_view(index: int, record: Mapping[str, Any]) -> DomainView:
         codes.setdefault(_v(item.get("code"), 60), _v(item.get("severity"), 20))
     status, status_class = _status(fetch)
     line = record.get("line")
+    own = [n for n in numbers if n.get("own", True)]
+    provinces = sorted(
+        {_v((n.get("province") or {}).get("code"), 10) for n in own if n.get("province")}
+    )
+    http_status = fetch.get("status")
+    words = [display, domain, hosting.get("region"), status]
+    words += [n.get("number") for n in own[:MAX_NUMBERS]]
+    words += list(codes)
+    words += [record.get("title"), hosting.get("provider")]
+    search = " ".join(_v(word, 120) for word in words if word).lower()
     return DomainView(
         index=index,
         line="" if line is None else _v(line, 12),
@@ -434,37 +481,28 @@ def domain_view(index: int, record: Mapping[str, Any]) -> DomainView:
         findings_more=max(len(findings) - MAX_FINDINGS, 0),
         hosting=tuple(_hosting_facts(hosting)),
         fetch=tuple(_fetch_facts(record, fetch)),
-        own_numbers=sum(1 for n in numbers if n.get("own", True)),
+        own_numbers=len(own),
+        sort_line=line if isinstance(line, int) else index,
+        http_status=http_status if isinstance(http_status, int) else 0,
+        reached=bool(fetch.get("reached")),
+        province_codes=tuple(provinces),
+        search=search[:MAX_SEARCH_TEXT],
     )
 
 
-def _row_data(view: DomainView, record: Mapping[str, Any]) -> dict[str, Any]:
+def _row_data(view: DomainView) -> dict[str, Any]:
     """The sort and filter keys of one table row, for the script (compact keys)."""
-    fetch = record.get("fetch") or {}
-    provinces = sorted(
-        {
-            str((n.get("province") or {}).get("code"))
-            for n in record.get("numbers") or []
-            if isinstance(n, Mapping) and n.get("own", True) and n.get("province")
-        }
-    )
-    words = [view.display, view.domain, view.region, view.status]
-    words += [n.number for n in view.numbers if n.own]
-    words += [code for code, _ in view.codes]
-    words += [_v(record.get("title"), 120), _v((record.get("hosting") or {}).get("provider"), 80)]
-    search = " ".join(word for word in words if word).lower()
-    status = fetch.get("status")
     return {
-        "l": record.get("line") if isinstance(record.get("line"), int) else view.index,
+        "l": view.sort_line,
         "d": (view.display or view.domain).lower(),
         "r": view.region,
-        "h": status if isinstance(status, int) else 0,
-        "u": 1 if fetch.get("reached") else 0,
+        "h": view.http_status,
+        "u": 1 if view.reached else 0,
         "n": view.own_numbers,
         "s": severity_rank(view.severity),
         "c": [code for code, _ in view.codes],
-        "p": provinces,
-        "t": search[:MAX_SEARCH_TEXT],
+        "p": list(view.province_codes),
+        "t": view.search,
     }
 
 
@@ -528,56 +566,74 @@ def summary_charts(summary: ScanSummary) -> tuple[BarChart, BarChart, BarChart]:
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def render_html(
+def iter_html(
     db: sqlite_utils.Database,
     scan_id: int,
     *,
     max_rows: int = DEFAULT_MAX_ROWS,
+    page_size: int = PAGE_SIZE,
     generated_at: str | None = None,
-) -> str:
-    """The whole report as one string (memory bounded by ``max_rows`` and the caps)."""
+) -> Iterator[str]:
+    """The report as a stream of text chunks.
+
+    Records are read, turned into views and rendered one at a time; only the small per-row
+    sort/filter keys accumulate (for the JSON block at the end of the page). Memory therefore
+    stays flat whatever ``max_rows`` is, apart from those keys.
+    """
     summary = scan_summary(db, scan_id)
-    views: list[DomainView] = []
-    rows: list[dict[str, Any]] = []
-    for index, record in enumerate(
-        iter_records(db, scan_id, most_severe_first=True, limit=max(max_rows, 0))
-    ):
-        view = domain_view(index, record)
-        views.append(view)
-        rows.append(_row_data(view, record))
-    return render_document(summary, views, rows, generated_at=generated_at)
+    max_rows = max(max_rows, 0)
+    records = iter_records(db, scan_id, most_severe_first=True, limit=max_rows)
+    return render_records(
+        summary,
+        records,
+        shown=min(max_rows, summary.domains),
+        page_size=page_size,
+        generated_at=generated_at,
+    )
 
 
-def render_document(
+def render_records(
     summary: ScanSummary,
-    views: Iterable[DomainView],
-    rows: list[dict[str, Any]],
+    records: Iterable[Mapping[str, Any]],
     *,
+    shown: int,
+    page_size: int = PAGE_SIZE,
     generated_at: str | None = None,
-) -> str:
+) -> Iterator[str]:
+    """Chunks of the report of ``summary`` whose table holds ``records`` (``shown`` of them)."""
     script = _asset(SCRIPT)
     stylesheet = _asset(STYLESHEET)
-    views = list(views)
+    rows: list[dict[str, Any]] = []
+
+    def views() -> Iterator[DomainView]:
+        for index, record in enumerate(records):
+            view = domain_view(index, record)
+            rows.append(_row_data(view))
+            yield view
+
+    def data_json() -> Markup:
+        # Called by the template after the table: every row's keys are collected by then.
+        data = {
+            "version": 1,
+            "page_size": page_size,
+            "rows": rows,
+            "severities": list(SEVERITIES),
+            "shown": len(rows),
+            "total": summary.domains,
+        }
+        return Markup(script_json(data))  # noqa: S704 - script_json escapes < > & U+2028/9
+
     regions, findings, provinces = summary_charts(summary)
-    data = {
-        "version": 1,
-        "page_size": PAGE_SIZE,
-        "rows": rows,
-        "severities": list(SEVERITIES),
-        "shown": len(views),
-        "total": summary.domains,
-    }
     template = _environment().get_template(TEMPLATE)
-    return template.render(
+    return template.generate(
         csp=content_security_policy(script, stylesheet),
         script=Markup(script),  # noqa: S704 - our own asset, checked to hold no </script
         stylesheet=Markup(stylesheet),  # noqa: S704 - our own asset, checked to hold no </style
-        data_json=Markup(script_json(data)),  # noqa: S704 - script_json escapes < > &
+        data_json=data_json,
         summary=summary,
         scan=summary.scan,
         input_name=visible(summary.scan.input, 200),
         charts=(regions, findings, provinces),
-        severity_colours=SEVERITY_COLOURS,
         severities=list(SEVERITIES[::-1]),
         codes=[
             (code, spec.severity.value, spec.meaning)
@@ -591,9 +647,9 @@ def render_document(
             (visible(p.code, 10), visible(f"{p.name} {p.name_en}".strip(), 60))
             for p in summary.provinces
         ],
-        domains=views,
-        shown=len(views),
-        page_size=PAGE_SIZE,
+        domains=views(),
+        shown=shown,
+        max_numbers_in_table=MAX_NUMBERS_IN_TABLE,
         fetch_errors={visible(k, 60): v for k, v in summary.fetch_errors.items()},
         dns_errors={visible(k, 60): v for k, v in summary.dns_errors.items()},
         input_errors={visible(k, 60): v for k, v in summary.input_errors.items()},
@@ -603,21 +659,36 @@ def render_document(
     )
 
 
+def render_html(
+    db: sqlite_utils.Database,
+    scan_id: int,
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    page_size: int = PAGE_SIZE,
+    generated_at: str | None = None,
+) -> str:
+    """The whole report as one string (see :func:`iter_html`)."""
+    return "".join(
+        iter_html(db, scan_id, max_rows=max_rows, page_size=page_size, generated_at=generated_at)
+    )
+
+
 def write_html(
     db: sqlite_utils.Database,
     scan_id: int,
     path: str | os.PathLike[str],
     *,
     max_rows: int = DEFAULT_MAX_ROWS,
+    page_size: int = PAGE_SIZE,
 ) -> Path:
-    """Render the report and write it atomically (a reader never sees half a file)."""
+    """Render the report straight to ``path``, atomically (a reader never sees half a file)."""
     target = Path(path)
-    document = render_html(db, scan_id, max_rows=max_rows)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with temporary.open("w", encoding="utf-8") as out:
-            out.write(document)
+            for chunk in iter_html(db, scan_id, max_rows=max_rows, page_size=page_size):
+                out.write(chunk)
         temporary.replace(target)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import re
 
-# C0 controls (tab and newline are handled separately), DEL, C1 controls, bidi controls
-# (ALM, LRM/RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI), zero-width characters, word joiner and
-# invisible operators, line/paragraph separators, BOM, interlinear annotation marks, and lone
-# surrogates (a JSON "\ud800" decodes to one; it cannot be written as UTF-8).
+# Every character of Unicode categories Cc (controls), Cf (format: bidi controls, zero-width
+# characters, word joiners, BOM, soft hyphen, interlinear annotations, tag characters used to
+# smuggle invisible text), Zl/Zp (line/paragraph separators) and Cs (lone surrogates: a JSON
+# "\ud800" decodes to one, and it cannot be written as UTF-8). Ranges as of Unicode 15 (Python
+# 3.11); tests/test_report_text.py checks them against unicodedata. Tab and newline are handled
+# apart (kept in multi-line text).
 _HIDDEN = (
-    "\x00-\x08\x0b-\x1f\x7f-\x9f"
-    "\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb"
-    "\ud800-\udfff"
+    "\x00-\x08\x0b-\x1f\x7f-\x9f\xad"
+    "\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    "\u200b-\u200f\u2028-\u202e\u2060-\u206f\ud800-\udfff\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
 )
 _HIDDEN_RE = re.compile(f"[{_HIDDEN}\t\n]")
 _HIDDEN_KEEP_LINES_RE = re.compile(f"[{_HIDDEN}]")
@@ -33,11 +37,13 @@ def _escape(match: re.Match[str]) -> str:
     if char == "\t":
         return "\\t"
     code = ord(char)
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def visible(text: object, limit: int | None = None, *, multiline: bool = False) -> str:
-    """``text`` with every character visible: invisible ones become ``\\xNN`` / ``\\uNNNN``.
+    """``text`` with every character visible: invisible ones become ``\\xNN``/``\\uNNNN``.
 
     ``limit`` caps the length (counted before escaping) and says how much was cut. With
     ``multiline`` newlines and tabs are kept (for ``<pre>`` blocks); otherwise they are escaped
