@@ -342,8 +342,11 @@ def test_table_cell_lists_four_own_numbers_then_a_count(tmp_path):
     root = parse(render_html(db, scan_id))
     cell = root.xpath("//td[@class='numbers']")[0]
     assert [s.text for s in cell.xpath("span")] == [
-        "京ICP备2021000000号", "京ICP备2021000001号", "京ICP备2021000002号",
-        "京ICP备2021000003号", "+2 more",
+        "京ICP备2021000000号",
+        "京ICP备2021000001号",
+        "京ICP备2021000002号",
+        "京ICP备2021000003号",
+        "+2 more",
     ]
     details = root.xpath("//table[@class='nums']/tbody/tr")
     assert len(details) == 7 and details[-1].get("class") == "quoted"
@@ -375,3 +378,23 @@ def test_evidence_is_indented_json_with_invisible_characters_escaped(tmp_path):
     }
     assert json.loads(pre.text) == expected
     assert '"raw": "\\u001b[31m\\u202eabc\\u2028"' in pre.text
+
+
+def test_assets_follow_the_rules_in_reports_readme():
+    from icpscan.resources import reports_path
+
+    script = reports_path("report.js").read_text(encoding="utf-8")
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "Function(",
+        "</script",
+    ):
+        assert sink not in script, sink
+    template = reports_path("report.html.j2").read_text(encoding="utf-8")
+    for forbidden in (" style=", " href=", " src=", "|safe", "autoescape false"):
+        assert forbidden not in template, forbidden
+    assert "</style" not in reports_path("report.css").read_text(encoding="utf-8")

@@ -79,7 +79,9 @@ def test_visible_leaves_ordinary_text_alone(value):
 
 def test_bar_chart_scales_to_the_largest_value():
     chart = bar_chart(
-        "c", "Title", [BarItem("a", 10), BarItem("b", 5), BarItem("c", 0), BarItem("d", 1)],
+        "c",
+        "Title",
+        [BarItem("a", 10), BarItem("b", 5), BarItem("c", 0), BarItem("d", 1)],
         total=16,
     )
     assert [(b.label, b.width, b.value_text) for b in chart.bars] == [
