@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 import click
-from rich.console import Console
 
 from icpscan.cli import cli
 from icpscan.cli.common import InputError, output_options
 from icpscan.report import (
     DEFAULT_MAX_ROWS,
     ReportError,
+    console_for,
     iter_record_json,
     iter_records,
     render_summary,
@@ -27,8 +26,6 @@ from icpscan.report import (
     write_table,
 )
 from icpscan.store import StoreError, open_db
-
-PIPE_WIDTH = 160  # table width for files and pipes (a terminal uses its own width)
 
 
 @contextmanager
@@ -44,12 +41,6 @@ def _open_output(output: str) -> Iterator[IO[str]]:
         raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
     with handle:
         yield handle
-
-
-def terminal_console(stream: IO[str]) -> Console:
-    """A rich console for ``stream``: colour only on a terminal and without NO_COLOR (rich)."""
-    fixed = not stream.isatty() and "COLUMNS" not in os.environ
-    return Console(file=stream, width=PIPE_WIDTH if fixed else None)
 
 
 @cli.command("report")
@@ -126,7 +117,7 @@ def report_command(
         elif output_format == "csv":
             write_csv(iter_record_json(db, scan_id), stream)
         else:
-            console = terminal_console(stream)
+            console = console_for(stream)
             write_table(console, iter_records(db, scan_id))
             console.print()
             render_summary(console, scan_summary(db, scan_id))

@@ -21,13 +21,14 @@ from icpscan.report.data import (
 )
 from icpscan.report.files import CSV_COLUMNS, write_csv, write_jsonl
 from icpscan.report.html import DEFAULT_MAX_ROWS, render_html, write_html
-from icpscan.report.terminal import render_summary, write_table
+from icpscan.report.terminal import console_for, render_summary, write_table
 
 __all__ = [
     "CSV_COLUMNS",
     "DEFAULT_MAX_ROWS",
     "ReportError",
     "ScanSummary",
+    "console_for",
     "iter_record_json",
     "iter_records",
     "render_html",

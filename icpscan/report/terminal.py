@@ -9,8 +9,9 @@ files and when ``NO_COLOR`` is set.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import IO, Any
 
 from rich import box
 from rich.console import Console
@@ -21,6 +22,8 @@ from icpscan.models import NumberKind
 from icpscan.report.data import ScanSummary
 from icpscan.report.files import max_severity
 from icpscan.report.text import visible
+
+PIPE_WIDTH = 160  # columns for files and pipes (a terminal uses its own width)
 
 SEVERITY_STYLES = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 REGION_STYLES = {
@@ -42,6 +45,16 @@ _NUMBER_ORDER = {
     NumberKind.TELECOM_LICENCE.value: 2,
     NumberKind.PSB_FILING.value: 3,
 }
+
+
+def console_for(stream: IO[str]) -> Console:
+    """A rich console for ``stream``: colour and terminal width only on a terminal.
+
+    rich itself turns colour off for non-terminals and when ``NO_COLOR`` is set; files and pipes
+    get a fixed width (unless ``COLUMNS`` says otherwise) so a table is not cut at 80 columns.
+    """
+    fixed = not stream.isatty() and "COLUMNS" not in os.environ
+    return Console(file=stream, width=PIPE_WIDTH if fixed else None)
 
 
 def _text(value: object, style: str = "", limit: int = MAX_CELL) -> Text:
