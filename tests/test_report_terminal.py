@@ -193,3 +193,16 @@ def test_no_color_environment_turns_colour_off_on_a_terminal(tmp_path, monkeypat
     render_summary(console, scan_summary(db, scan_id))
     write_table(console, iter_records(db, scan_id))
     assert bool(COLOUR_SGR.search(out.getvalue())) is not no_color
+
+
+def test_a_record_of_an_unexpected_shape_gets_a_row_saying_so():
+    broken = record("bad.cn", 1)
+    broken["numbers"] = ["not an object"]
+    assert [cell.plain for cell in terminal.domain_row(broken)] == [
+        "bad.cn",
+        "-",
+        "-",
+        "",
+        "unreadable record",
+        "-",
+    ]

@@ -230,7 +230,16 @@ def _domain_cell(record: Mapping[str, Any]) -> Text:
 
 
 def domain_row(record: Mapping[str, Any]) -> tuple[Text, ...]:
-    """The table cells of one record."""
+    """The table cells of one record (a record of an unexpected shape says so in its row)."""
+    try:
+        return _domain_row(record)
+    except (AttributeError, TypeError, ValueError, KeyError, StopIteration):
+        domain = record.get("domain") if isinstance(record, Mapping) else None
+        unreadable = Text("unreadable record", style="red")
+        return (_text(domain or "?"), Text("-"), Text("-"), Text(""), unreadable, Text("-"))
+
+
+def _domain_row(record: Mapping[str, Any]) -> tuple[Text, ...]:
     hosting = record.get("hosting") or {}
     findings = list(record.get("findings") or [])
     severity = max_severity(findings)
