@@ -227,7 +227,6 @@ def run_worker(config: ScanConfig, worker: str) -> int:
     """Work until the queue is drained; returns how many results this worker stored."""
     from icpscan.crawl import run_fetch
 
-    logging.basicConfig(level=config.log_level, stream=sys.stderr)
     expected = read_expected(config.expected_file) if config.expected_file else None
     sink = ResultSink(config, expected)
     source = JobSource(config, worker, sink)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 import click
+from sqlite_utils import Database
 
 from icpscan.cli import cli
 from icpscan.cli.common import InputError, output_options
@@ -111,6 +112,17 @@ def report_command(
         if not explicit:
             return
 
+    emit_results(db, scan_id, output_format, output, summary=True)
+
+
+def emit_results(
+    db: Database, scan_id: int, output_format: str, output: str, *, summary: bool
+) -> None:
+    """Per-domain results of a scan in ``output_format`` to ``output`` ('-' = stdout).
+
+    ``summary`` adds the end-of-scan summary after a table (``report`` does; ``scan`` prints
+    its summary on stderr instead, so stdout stays the results alone).
+    """
     with _open_output(output) as stream:
         if output_format == "jsonl":
             write_jsonl(iter_record_json(db, scan_id), stream)
@@ -119,5 +131,6 @@ def report_command(
         else:
             console = console_for(stream)
             write_table(console, iter_records(db, scan_id))
-            console.print()
-            render_summary(console, scan_summary(db, scan_id))
+            if summary:
+                console.print()
+                render_summary(console, scan_summary(db, scan_id))

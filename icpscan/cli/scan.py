@@ -14,6 +14,7 @@ from icpscan import egress, store
 from icpscan.cli import cli
 from icpscan.cli.common import EXIT_FINDINGS, GroupedCommand, InputError, grouped
 from icpscan.cli.locate import choose_nameservers
+from icpscan.cli.report import emit_results
 from icpscan.crawl.connect_to import (
     ConnectionOverrides,
     load_connect_to_file,
@@ -21,7 +22,7 @@ from icpscan.crawl.connect_to import (
 )
 from icpscan.expected import ExpectedFileError, read_expected
 from icpscan.models import Severity
-from icpscan.report import iter_records, render_summary, scan_summary, write_output
+from icpscan.report import render_summary, scan_summary
 from icpscan.resolve import Vantage
 from icpscan.scan import ScanError, ScanRequest, fail_on_hit, run_scan
 from icpscan.targets import InputFileError, InvalidLine
@@ -180,8 +181,7 @@ def scan_command(input_path: str, **options: Any) -> int:
     except (ScanError, store.StoreError) as exc:
         raise InputError(str(exc)) from exc
     db = store.open_db(config.db, create=False)
-    records = iter_records(db, outcome.scan_id)
-    write_output(records, options["output_format"], options["output"])
+    emit_results(db, outcome.scan_id, options["output_format"], options["output"], summary=False)
     if console is not None:
         render_summary(console, scan_summary(db, outcome.scan_id))
     if options["fail_on"] and fail_on_hit(db, outcome.scan_id, Severity(options["fail_on"])):

@@ -872,7 +872,7 @@ class _SiteBuilder:
         elif v == "slow":
             m.https = {"/": page("home", delay=1.5)}
         elif v == "trickle":
-            m.https = {"/": page("home", trickle=40_000.0)}
+            m.https = {"/": page("home", trickle=160_000.0)}
         elif v == "oversized":
             pass  # the page itself is oversized (pages["home"].repeat)
         elif v in ("reset", "drop", "stall"):
