@@ -11,6 +11,7 @@ stored exactly once. SQL is always parameterised.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,9 +39,19 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON, keys in record order; U+2028/2029 escaped so every reader sees one line."""
+    """Compact JSON, keys in record order, one line for every reader.
+
+    U+2028/2029 are escaped (``str.splitlines`` and JavaScript split on them). A lone surrogate
+    (a page had ``"\ud800"`` in a JSON string) cannot be stored as UTF-8: then everything
+    non-ASCII is escaped instead.
+    """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if _LONE_SURROGATE.search(text):
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 

@@ -130,13 +130,16 @@ def _die_with_parent() -> None:
 
 
 class ResultSink:
-    """Builds each domain's record and writes them in batched transactions."""
+    """Builds each domain's record and delivers them in batches.
+
+    :meth:`deliver` writes a batch to the SQLite dataset in one transaction that also marks the
+    batch's targets done; the distributed worker overrides it to hand records to its collector.
+    """
 
     def __init__(self, config: ScanConfig, expected: ExpectedFilings | None) -> None:
         self.config = config
         self.expected = expected
         self.today = datetime.date.fromisoformat(config.today) if config.today else None
-        self.db = store.open_db(config.db, create=False)
         self.pending: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.written = 0
@@ -163,36 +166,55 @@ class ResultSink:
 
     def flush(self) -> None:
         if self.pending:
-            self.written += store.write_results(self.db, self.config.scan_id, self.pending)
+            self.written += self.deliver(self.pending)
             self.pending = []
         self.last_flush = time.monotonic()
 
+    def deliver(self, records: list[dict[str, Any]]) -> int:
+        raise NotImplementedError
+
+
+class SqliteResultSink(ResultSink):
+    def __init__(self, config: ScanConfig, expected: ExpectedFilings | None) -> None:
+        super().__init__(config, expected)
+        self.db = store.open_db(config.db, create=False)
+
+    def deliver(self, records: list[dict[str, Any]]) -> int:
+        return store.write_results(self.db, self.config.scan_id, records)
+
 
 class JobSource:
-    """The spider's input: claimed targets, located, as fetch jobs pinned to their address."""
+    """The spider's input: claimed targets, located, as fetch jobs pinned to their address.
+
+    Subclasses say where targets come from (:meth:`claim`) and when there will be no more
+    (:meth:`exhausted`); locating and job building are shared.
+    """
 
     def __init__(self, config: ScanConfig, worker: str, sink: ResultSink) -> None:
         self.config = config
         self.worker = worker
         self.sink = sink
-        self.db = store.open_db(config.db, create=False)
         self.parent = os.getppid()
 
-    def _input_complete(self) -> bool:
-        scan = store.get_scan(self.db, self.config.scan_id)
-        return bool(scan and scan["input_complete"])
+    def claim(self, limit: int) -> list[store.QueuedTarget]:
+        raise NotImplementedError
+
+    def exhausted(self) -> bool:
+        raise NotImplementedError
+
+    def alive(self) -> bool:
+        """False once the process that started this worker is gone (stop taking work)."""
+        return os.getppid() == self.parent
 
     async def jobs(self) -> AsyncIterator[dict[str, Any]]:
         locator = Locator(self.config.locate_config())
         try:
-            while os.getppid() == self.parent:
-                batch = store.claim_targets(self.db, self.config.scan_id, self.worker, CLAIM_BATCH)
+            while self.alive():
+                batch = self.claim(CLAIM_BATCH)
                 if not batch:
                     self.sink.flush()  # don't sit on results while waiting for input
-                    if self._input_complete():
-                        counts = store.queue_counts(self.db, self.config.scan_id)
-                        if counts["pending"] == 0:
-                            return
+                    if self.exhausted():
+                        return
                     await asyncio.sleep(IDLE_POLL_SECONDS)
                     continue
                 for job in await self._locate(locator, batch):
@@ -223,16 +245,36 @@ class JobSource:
         return list(await asyncio.gather(*(one(t) for t in batch)))
 
 
-def run_worker(config: ScanConfig, worker: str) -> int:
-    """Work until the queue is drained; returns how many results this worker stored."""
+class SqliteJobSource(JobSource):
+    """Targets claimed from the scan's queue in the SQLite dataset."""
+
+    def __init__(self, config: ScanConfig, worker: str, sink: ResultSink) -> None:
+        super().__init__(config, worker, sink)
+        self.db = store.open_db(config.db, create=False)
+
+    def claim(self, limit: int) -> list[store.QueuedTarget]:
+        return store.claim_targets(self.db, self.config.scan_id, self.worker, limit)
+
+    def exhausted(self) -> bool:
+        scan = store.get_scan(self.db, self.config.scan_id)
+        if not (scan and scan["input_complete"]):
+            return False
+        return store.queue_counts(self.db, self.config.scan_id)["pending"] == 0
+
+
+def run_worker(config: ScanConfig, source: JobSource, sink: ResultSink) -> int:
+    """Work until ``source`` is exhausted; returns how many results ``sink`` delivered."""
     from icpscan.crawl import run_fetch
 
-    expected = read_expected(config.expected_file) if config.expected_file else None
-    sink = ResultSink(config, expected)
-    source = JobSource(config, worker, sink)
     run_fetch(source.jobs(), config.crawl_settings(), on_item=sink.add)
     sink.flush()
     return sink.written
+
+
+def run_sqlite_worker(config: ScanConfig, worker: str) -> int:
+    expected = read_expected(config.expected_file) if config.expected_file else None
+    sink = SqliteResultSink(config, expected)
+    return run_worker(config, SqliteJobSource(config, worker, sink), sink)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -242,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _die_with_parent()
     config = ScanConfig.from_file(Path(args[0]))
-    run_worker(config, args[1])
+    run_sqlite_worker(config, args[1])
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from icpscan.models import ICP_KINDS, NumberKind
 from icpscan.report.data import SEVERITIES, severity_rank
+from icpscan.store import dumps
 
 CSV_COLUMNS: tuple[str, ...] = (
     "domain",
@@ -47,11 +48,7 @@ _LICENCE_KINDS = frozenset(ICP_KINDS - {NumberKind.ICP_FILING})
 
 def record_json(record: Mapping[str, Any]) -> str:
     """A record as one JSON line, serialised exactly as :mod:`icpscan.store` stores it."""
-    line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    if _LONE_SURROGATE.search(line):
-        # Not encodable as UTF-8 (a page had "\ud800" in a JSON string): escape everything.
-        line = json.dumps(record, ensure_ascii=True, separators=(",", ":"), sort_keys=True)
-    return line
+    return dumps(record)
 
 
 def write_jsonl(records: Iterable[Mapping[str, Any] | str], fh: IO[str]) -> int:
