@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -45,7 +45,7 @@ class ScanRequest:
     config: ScanConfig  # scan_id is filled in by run_scan
     workers: int = 1
     column: str | None = None
-    input_format: str = "auto"
+    input_format: Literal["auto", "text", "csv"] = "auto"
     resume: bool = False
     resume_scan_id: int | None = None
     loopback_only: bool = False
@@ -147,7 +147,8 @@ class _Workers:
 
     def poll(self) -> tuple[list[str], list[str]]:
         """Names of workers that finished cleanly and that died, since the last poll."""
-        finished, died = [], []
+        finished: list[str] = []
+        died: list[str] = []
         for name, proc in list(self.procs.items()):
             code = proc.poll()
             if code is None:
@@ -252,9 +253,10 @@ def _open_scan(db: sqlite_utils.Database, request: ScanRequest) -> tuple[int, in
             data_versions=_data_versions(),
         )
         return scan_id, 0, False
-    scan_id = request.resume_scan_id or store.latest_scan_id(db, unfinished=True)
-    if scan_id is None:
+    wanted = request.resume_scan_id or store.latest_scan_id(db, unfinished=True)
+    if wanted is None:
         raise ScanError("nothing to resume: every scan in this database is finished")
+    scan_id = wanted
     scan = store.get_scan(db, scan_id)
     if scan is None:
         raise ScanError(f"no scan {scan_id} in this database")

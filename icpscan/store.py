@@ -57,7 +57,7 @@ def dumps(value: Any) -> str:
 
 @migrations()
 def m001_initial(db: sqlite_utils.Database) -> None:
-    db["scans"].create(
+    db.table("scans").create(
         {
             "id": int,
             "started_at": str,
@@ -75,7 +75,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["targets"].create(
+    db.table("targets").create(
         {
             "id": int,
             "scan_id": int,
@@ -88,14 +88,14 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("scan_id", "scans", "id")],
     )
-    db["targets"].create_index(["scan_id", "domain"], unique=True)
-    db["targets"].create_index(["scan_id", "state", "id"])
-    db["input_errors"].create(
+    db.table("targets").create_index(["scan_id", "domain"], unique=True)
+    db.table("targets").create_index(["scan_id", "state", "id"])
+    db.table("input_errors").create(
         {"scan_id": int, "line": int, "raw": str, "reason": str, "message": str},
         foreign_keys=[("scan_id", "scans", "id")],
     )
-    db["input_errors"].create_index(["scan_id", "line"], unique=True)
-    db["domains"].create(
+    db.table("input_errors").create_index(["scan_id", "line"], unique=True)
+    db.table("domains").create(
         {
             "id": int,
             "scan_id": int,
@@ -122,9 +122,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("scan_id", "scans", "id")],
     )
-    db["domains"].create_index(["scan_id", "domain"], unique=True)
-    db["domains"].create_index(["scan_id", "region"])
-    db["addresses"].create(
+    db.table("domains").create_index(["scan_id", "domain"], unique=True)
+    db.table("domains").create_index(["scan_id", "region"])
+    db.table("addresses").create(
         {
             "address": str,
             "version": int,
@@ -146,11 +146,11 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="address",
     )
     child = [("domain_id", "domains", "id"), ("scan_id", "scans", "id")]
-    db["domain_addresses"].create(
+    db.table("domain_addresses").create(
         {"domain_id": int, "scan_id": int, "domain": str, "address": str, "view": str},
         foreign_keys=[*child, ("address", "addresses", "address")],
     )
-    db["dns_answers"].create(
+    db.table("dns_answers").create(
         {
             "domain_id": int,
             "scan_id": int,
@@ -164,7 +164,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         foreign_keys=child,
     )
-    db["dns_failures"].create(
+    db.table("dns_failures").create(
         {
             "domain_id": int,
             "scan_id": int,
@@ -177,7 +177,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         foreign_keys=child,
     )
-    db["fetches"].create(
+    db.table("fetches").create(
         {
             "domain_id": int,
             "scan_id": int,
@@ -209,7 +209,7 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         pk="domain_id",
         foreign_keys=child,
     )
-    db["numbers"].create(
+    db.table("numbers").create(
         {
             "domain_id": int,
             "scan_id": int,
@@ -230,8 +230,8 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         foreign_keys=child,
     )
-    db["numbers"].create_index(["scan_id", "number"])
-    db["findings"].create(
+    db.table("numbers").create_index(["scan_id", "number"])
+    db.table("findings").create(
         {
             "domain_id": int,
             "scan_id": int,
@@ -243,9 +243,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         },
         foreign_keys=child,
     )
-    db["findings"].create_index(["scan_id", "code"])
+    db.table("findings").create_index(["scan_id", "code"])
     for table in ("domain_addresses", "dns_answers", "dns_failures", "numbers", "findings"):
-        db[table].create_index(["domain_id"])
+        db.table(table).create_index(["domain_id"])
 
 
 def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
