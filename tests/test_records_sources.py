@@ -30,7 +30,8 @@ from icpscan.sandbox.records_service import RecordService
 
 MIIT_CSV = (
     "domain,unitName,natureName,mainLicence,serviceLicence,contentTypeName,updateRecordTime\n"
-    "baidu.com,北京百度网讯科技有限公司,企业,京ICP证030173号,京ICP证030173号-1,,2022-10-11 09:27:57\n"
+    "baidu.com,北京百度网讯科技有限公司,企业,京ICP证030173号,京ICP证030173号-1,,"
+    "2022-10-11 09:27:57\n"
     "qq.com,深圳市腾讯计算机系统有限公司,企业,粤B2-20090059,粤B2-20090059-5,"
     "出版、文化、新闻、宗教,2022-09-06 15:51:52\n"
 )
@@ -97,7 +98,7 @@ def test_chinese_headers_in_gb18030_and_json_array(tmp_path):
             "c.jsonl",
             '{"domain": "a.cn", "mainLicence": "京ICP备2021012345号"}\n{oops\n',
             "c.jsonl:2: not valid JSON",
-        ),  # fmt: skip
+        ),
         (
             "d.jsonl",
             '{"mainLicence": "京ICP备2021012345号"}\n',
@@ -230,7 +231,7 @@ def test_schema_change_is_detected_and_sticky(service, tmp_path):
     service.schema_after = 1
     source, _ = make_source(service, tmp_path)
     assert len(source.lookup("example.cn").records) == 2
-    with pytest.raises(SchemaChangedError, match="no 'data.list'"):
+    with pytest.raises(SchemaChangedError, match=r"no 'data\.list'"):
         source.lookup("sister.cn")
     with pytest.raises(SchemaChangedError):
         source.lookup("unknown.cn")
