@@ -118,7 +118,7 @@ def reconcile_site(facts: SiteFacts, check: RecordCheck) -> list[Finding]:
     site_domain = check.domains[0] if check.domains else facts.domain
     records = check.records
     compared = compared_numbers(facts.numbers)
-    source = {"source": check.source, "looked_up": list(check.domains)}
+    source: dict[str, Any] = {"source": check.source, "looked_up": list(check.domains)}
     findings: list[Finding] = []
 
     if facts.mainland_hosted and compared and site_domain not in check.found:

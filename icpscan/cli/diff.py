@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
 from typing import IO
 
 import click
@@ -60,10 +61,10 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _write_csv(diffs: list[DomainDiff] | object, stream: IO[str]) -> None:
+def _write_csv(diffs: Iterable[DomainDiff], stream: IO[str]) -> None:
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
-    for diff in diffs:  # type: ignore[attr-defined]
+    for diff in diffs:
         a, b = diff.before, diff.after
         row = [
             diff.domain,
@@ -100,12 +101,12 @@ def _describe(diff: DomainDiff) -> Text:
     return Text(visible("; ".join(parts), 400))
 
 
-def _write_table(diffs: object, stream: IO[str], summary: DiffSummary) -> None:
+def _write_table(diffs: Iterable[DomainDiff], stream: IO[str], summary: DiffSummary) -> None:
     console = console_for(stream)
     table = Table(title=f"changes from scan {summary.scan_a} to scan {summary.scan_b}")
     for name in ("domain", "changes", "details"):
         table.add_column(name, overflow="fold")
-    for diff in diffs:  # type: ignore[attr-defined]
+    for diff in diffs:
         table.add_row(
             Text(visible(diff.domain, 253)), Text(" ".join(diff.changes)), _describe(diff)
         )

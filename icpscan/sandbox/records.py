@@ -145,8 +145,8 @@ def _eligible(case: str, truth: SiteTruth) -> bool:
     if case == "unfiled":
         return truth.region is Region.MAINLAND
     if case == "other_suffix":
-        index = numbers[0].site_index
-        return bool(index) and index.isdigit()
+        index = numbers[0].site_index or ""
+        return index.isdigit()
     if case == "individual":
         return bool({"ecommerce", "forum"} & set(truth.signals))
     if case == "news_no_item":
