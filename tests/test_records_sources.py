@@ -319,3 +319,19 @@ def test_shared_rate_limit_and_dataset_cache(tmp_path):
     assert cache.get("service:y", "domain", "qq.com") is None
     expired = AnswerCache(0, 0, DatasetCache(db_path))
     assert expired.get("service:x", "domain", "qq.com") is None
+
+
+def test_a_database_of_the_first_schema_upgrades_in_place(tmp_path):
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
+
+    path = tmp_path / "old.db"
+    old = sqlite_utils.Database(path)
+    first = Migrations("icpscan")
+    first()(store.m001_initial)
+    first.apply(old)
+    old.conn.close()
+    db = store.open_db(path)
+    assert {"record_lookups", "filing_records", "record_service_slots"} <= set(db.table_names())
+    assert set(store.M002_VIEWS) <= set(db.view_names())
+    assert list(db.query("SELECT * FROM changes_between_last_two_scans")) == []
