@@ -12,4 +12,15 @@ _install_guard_from_environment()
 
 from icpscan.extract import extract  # noqa: E402  (after the guard is armed)
 
-__all__ = ["__version__", "extract"]
+__all__ = ["__version__", "extract", "load"]
+
+
+def load(db: object, scan: int | None = None) -> object:
+    """A scan of an icpscan database as pandas DataFrames (needs the ``research`` extra).
+
+    Returns :class:`icpscan.dataset.Dataset` with ``domains``, ``numbers``, ``findings`` and
+    ``records`` (columns: docs/data-dictionary.md).
+    """
+    from icpscan.dataset.load import load as load_dataset
+
+    return load_dataset(db, scan)  # type: ignore[arg-type]

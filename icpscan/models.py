@@ -177,6 +177,31 @@ FINDING_CODES: dict[str, FindingCode] = _codes(
         "A scanned domain resolves to servers in the expected-filings file but has no filing "
         "there.",
     ),
+    # -- reconciliation with filing records (--records / --record-service) --
+    (
+        "RECORD_MISSING",
+        Severity.HIGH,
+        "Served from the mainland and shows a filing number, but the filing records hold no "
+        "record for the domain.",
+    ),
+    (
+        "RECORD_NUMBER_MISMATCH",
+        Severity.HIGH,
+        "The number shown is not the domain's filed entity number: it belongs to another "
+        "entity or domain (a borrowed or stolen number).",
+    ),
+    (
+        "RECORD_SITE_SUFFIX_MISMATCH",
+        Severity.MEDIUM,
+        "The entity number is the domain's, but the website index (-N) shown is not the one "
+        "filed for this domain.",
+    ),
+    (
+        "RECORD_SCOPE",
+        Severity.MEDIUM,
+        "The filing does not cover what the site does: an individual (个人) filing on a site with "
+        "e-commerce or forum features, or news content without the pre-approval item.",
+    ),
 )
 
 
@@ -484,6 +509,66 @@ class FetchedPage:
     context: dict[str, Any] = field(default_factory=dict)  # opaque job context, passed through
 
 
+# -- filing records (reconciliation with what is filed) ---------------------------------------
+
+RECORD_STATUSES = ("found", "none", "error", "skipped")
+RECORD_ERRORS = ("throttled", "blocked", "schema_changed", "unavailable", "config")
+
+
+@dataclass(frozen=True)
+class FilingRecord:
+    """One filing record as a record source (an export file, a lookup service) states it.
+
+    Field names follow the MIIT query API where one exists (``unitName`` -> ``entity_name``,
+    ``natureName`` -> ``entity_type``, ``mainLicence`` -> ``entity_number``,
+    ``serviceLicence`` -> ``site_number``, ``contentTypeName`` -> ``content_types``,
+    ``updateRecordTime`` -> ``approval_time``); numbers are normalised like extracted ones.
+    """
+
+    domain: str  # the filed registrable domain, ASCII (punycode), lower-case
+    entity_name: str | None  # 主办单位名称
+    entity_type: str | None  # 企业 / 个人 / 事业单位 / 政府机关 / 社会团体 ...
+    entity_number: str | None  # 主体备案号 (mainLicence), e.g. 京ICP备2021012345号
+    site_number: str | None  # 网站备案号 (serviceLicence), e.g. 京ICP备2021012345号-1
+    content_types: tuple[str, ...] = ()  # pre-approval items (前置审批), e.g. ("新闻",)
+    approval_time: str | None = None  # as the source states it, e.g. 2022-10-11 09:27:57
+    site_name: str | None = None
+    limit_access: bool | None = None  # 是否限制接入
+    source: str = ""  # e.g. "file:records.csv", "service:my-lookup"
+    fetched_at: str | None = None  # ISO 8601: when the source said so
+
+
+@dataclass(frozen=True)
+class RecordError:
+    kind: str  # one of RECORD_ERRORS
+    detail: str
+
+
+@dataclass(frozen=True)
+class RecordCheck:
+    """The filing records a scan consulted for one domain (``records`` of the JSON line).
+
+    ``status`` is ``found`` (records exist for a looked-up domain), ``none`` (the source has
+    none: a negative answer), ``error`` (a lookup failed; no RECORD_* rule was applied) or
+    ``skipped`` (no rule could fire: the page shows no number and no scope signal).
+    ``number_records`` are records found by looking up shown numbers that the domain's own
+    records do not explain (whose number it is).
+    """
+
+    source: str
+    status: str  # one of RECORD_STATUSES
+    domains: tuple[str, ...]  # registrable domains looked up (the input's, then the page's)
+    records: tuple[FilingRecord, ...] = ()
+    found: tuple[str, ...] = ()  # the looked-up domains that have at least one record
+    number_records: tuple[FilingRecord, ...] = ()
+    error: RecordError | None = None
+    cached: bool = False  # every answer came from the cache
+
+    @property
+    def usable(self) -> bool:
+        return self.status in ("found", "none")
+
+
 # -- the per-domain record (one JSON line, one `domains` row) ----------------------------------
 
 
@@ -502,6 +587,7 @@ class DomainResult:
     title: str | None
     findings: tuple[Finding, ...]
     scan_id: int | None = None
+    records: RecordCheck | None = None  # None: no record source was configured
 
     def to_json(self) -> dict[str, Any]:
         """The JSON line: ``schema_version`` first, then the record's fields."""

@@ -18,8 +18,10 @@ from icpscan.models import (
     FetchedPage,
     FetchResult,
     HostingVerdict,
+    RecordCheck,
     Region,
 )
+from icpscan.reconcile import reconcile_site
 
 _NO_EXTRACTION = Extraction(numbers=(), encoding="")
 
@@ -74,10 +76,20 @@ def build_result(
     expected: ExpectedFilings | None = None,
     today: datetime.date | None = None,
     scan_id: int | None = None,
+    records: RecordCheck | None = None,
+    extraction: Extraction | None = None,
 ) -> DomainResult:
-    """Extract, assess and assemble the record of one domain."""
-    extraction = page_extraction(page, today)
-    findings = assess_site(site_facts(verdict, page.result, extraction), expected)
+    """Extract, assess and assemble the record of one domain.
+
+    ``records`` are the filing records looked up for it (RECORD_* rules); ``extraction`` is
+    given when the caller already extracted the page (to decide whether records are needed).
+    """
+    if extraction is None:
+        extraction = page_extraction(page, today)
+    facts = site_facts(verdict, page.result, extraction)
+    findings = assess_site(facts, expected)
+    if records is not None:
+        findings.extend(reconcile_site(facts, records))
     return DomainResult(
         domain=domain,
         display=display,
@@ -90,6 +102,7 @@ def build_result(
         title=extraction.title,
         findings=tuple(findings),
         scan_id=scan_id,
+        records=records,
     )
 
 

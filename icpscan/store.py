@@ -669,3 +669,135 @@ def _write_fetch(
             dumps(tls) if tls else None,
         ],
     )
+
+
+# -- m002: filing records (issue 9) and the research views ------------------------------------
+
+# Views answer the common research questions in plain SQL (Datasette lists them; the canned
+# queries of datasette/metadata.json use them; docs/data-dictionary.md documents them). A
+# number counts when it is own, shown (not only in a comment), valid and not a placeholder.
+M002_VIEWS = {
+    "mainland_without_number": """
+SELECT d.scan_id, d.domain, d.display, d.region, d.provider, d.cdn, d.status, d.final_url,
+       d.finding_codes
+FROM domains d
+WHERE d.reached = 1
+  AND (d.region = 'mainland' OR (d.region = 'mixed' AND EXISTS (
+        SELECT 1 FROM domain_addresses da JOIN addresses a ON a.address = da.address
+        WHERE da.domain_id = d.id AND a.region = 'mainland')))
+  AND NOT EXISTS (
+        SELECT 1 FROM numbers n WHERE n.domain_id = d.id AND n.own = 1 AND n.valid = 1
+        AND n.placeholder = 0 AND n.location != 'comment'
+        AND n.kind IN ('icp_filing', 'icp_licence', 'telecom_licence'))
+""",
+    "shared_numbers": """
+SELECT n.scan_id, n.number, n.kind, n.site_index IS NOT NULL AS website_number,
+       count(DISTINCT coalesce(d.final_registrable_domain, d.domain)) AS sites,
+       count(DISTINCT n.domain) AS domains,
+       group_concat(DISTINCT n.domain) AS domain_list
+FROM numbers n JOIN domains d ON d.id = n.domain_id
+WHERE n.own = 1 AND n.valid = 1 AND n.placeholder = 0 AND n.location != 'comment'
+  AND n.kind IN ('icp_filing', 'icp_licence', 'telecom_licence')
+GROUP BY n.scan_id, n.number
+HAVING count(DISTINCT coalesce(d.final_registrable_domain, d.domain)) > 1
+""",
+    "changes_between_last_two_scans": """
+WITH last AS (SELECT id FROM scans WHERE status = 'finished' ORDER BY id DESC LIMIT 2),
+pair AS (SELECT min(id) AS a, max(id) AS b FROM last),
+shown AS (
+  SELECT domain_id, group_concat(number, ' ') AS numbers FROM (
+    SELECT DISTINCT domain_id, number FROM numbers
+    WHERE scan_id IN (SELECT id FROM last) AND own = 1 AND valid = 1 AND placeholder = 0
+      AND location != 'comment' AND kind IN ('icp_filing', 'icp_licence', 'telecom_licence')
+    ORDER BY domain_id, number)
+  GROUP BY domain_id),
+side AS (
+  SELECT d.scan_id, d.domain, d.region, d.cdn, d.reached, d.finding_codes,
+         coalesce(s.numbers, '') AS numbers
+  FROM domains d LEFT JOIN shown s ON s.domain_id = d.id
+  WHERE d.scan_id IN (SELECT id FROM last)),
+a AS (SELECT * FROM side WHERE scan_id = (SELECT a FROM pair)),
+b AS (SELECT * FROM side WHERE scan_id = (SELECT b FROM pair)),
+joined AS (
+  SELECT coalesce(a.domain, b.domain) AS domain, a.domain IS NOT NULL AS in_a,
+         b.domain IS NOT NULL AS in_b, a.region AS region_a, b.region AS region_b,
+         a.numbers AS numbers_a, b.numbers AS numbers_b, a.cdn AS cdn_a, b.cdn AS cdn_b,
+         a.reached AS reached_a, b.reached AS reached_b,
+         a.finding_codes AS findings_a, b.finding_codes AS findings_b
+  FROM a LEFT JOIN b ON b.domain = a.domain
+  UNION ALL
+  SELECT b.domain, 0, 1, NULL, b.region, NULL, b.numbers, NULL, b.cdn, NULL, b.reached,
+         NULL, b.finding_codes
+  FROM b WHERE b.domain NOT IN (SELECT domain FROM a)),
+changes AS (
+  SELECT *, trim(
+    CASE WHEN NOT in_b THEN 'removed ' WHEN NOT in_a THEN 'added ' ELSE
+      CASE WHEN numbers_a = '' AND numbers_b != '' THEN 'number_appeared '
+           WHEN numbers_a != '' AND numbers_b = '' THEN 'number_disappeared '
+           WHEN numbers_a != numbers_b THEN 'number_changed ' ELSE '' END ||
+      CASE WHEN region_a IS region_b THEN ''
+           WHEN region_b = 'mainland' THEN 'moved_into_mainland '
+           WHEN region_a = 'mainland' THEN 'moved_out_of_mainland '
+           ELSE 'region_changed ' END ||
+      CASE WHEN cdn_a IS NOT cdn_b THEN 'cdn_changed ' ELSE '' END ||
+      CASE WHEN reached_a = 1 AND reached_b IS NOT 1 THEN 'became_unreachable '
+           WHEN reached_a IS NOT 1 AND reached_b = 1 THEN 'became_reachable ' ELSE '' END ||
+      CASE WHEN coalesce(findings_a, '') != coalesce(findings_b, '') THEN 'findings_changed '
+           ELSE '' END
+    END) AS changes
+  FROM joined)
+SELECT (SELECT a FROM pair) AS scan_a, (SELECT b FROM pair) AS scan_b, domain, changes,
+       region_a, region_b, numbers_a, numbers_b, cdn_a, cdn_b, reached_a, reached_b,
+       findings_a, findings_b
+FROM changes WHERE changes != '' ORDER BY domain
+""",
+    "domain_records": """
+SELECT l.source, l.kind, l.query, l.status, l.fetched_at, l.scan_id, r.domain, r.entity_name,
+       r.entity_type, r.entity_number, r.site_number, r.site_name, r.content_types,
+       r.approval_time, r.limit_access
+FROM record_lookups l LEFT JOIN filing_records r ON r.lookup_id = l.id
+""",
+}
+
+
+@migrations()
+def m002_filing_records_and_views(db: sqlite_utils.Database) -> None:
+    db["record_lookups"].create(
+        {
+            "id": int,
+            "source": str,  # "file:records.csv", "service:NAME"
+            "kind": str,  # "domain" | "number"
+            "query": str,  # the registrable domain, or the number asked about
+            "status": str,  # "found" | "none" (none = negative cache)
+            "record_count": int,
+            "fetched_at": str,
+            "scan_id": int,  # the scan that first consulted the answer
+        },
+        pk="id",
+        foreign_keys=[("scan_id", "scans", "id")],
+    )
+    db["record_lookups"].create_index(["source", "kind", "query", "fetched_at"], unique=True)
+    db["filing_records"].create(
+        {
+            "id": int,
+            "lookup_id": int,
+            "domain": str,
+            "entity_name": str,
+            "entity_type": str,
+            "entity_number": str,
+            "site_number": str,
+            "site_name": str,
+            "content_types": str,  # JSON list
+            "approval_time": str,
+            "limit_access": int,
+            "source": str,
+            "fetched_at": str,
+        },
+        pk="id",
+        foreign_keys=[("lookup_id", "record_lookups", "id")],
+    )
+    for columns in (["lookup_id"], ["domain"], ["entity_number"], ["site_number"]):
+        db["filing_records"].create_index(columns)
+    db["record_service_slots"].create({"service": str, "next_at": float}, pk="service")
+    for name, sql in M002_VIEWS.items():
+        db.execute(f"CREATE VIEW {name} AS {sql}")

@@ -32,8 +32,14 @@ from icpscan import store
 from icpscan.assess import ExpectedFilings
 from icpscan.expected import read_expected
 from icpscan.locate import LocateConfig, Locator
-from icpscan.models import FetchedPage, HostingVerdict
-from icpscan.pipeline import build_result, fetch_pins, unresolved_verdict
+from icpscan.models import Extraction, FetchedPage, HostingVerdict, RecordCheck
+from icpscan.pipeline import (
+    build_result,
+    fetch_pins,
+    page_extraction,
+    site_facts,
+    unresolved_verdict,
+)
 from icpscan.resolve import Nameserver, Vantage
 
 log = logging.getLogger("icpscan.worker")
@@ -72,6 +78,8 @@ class ScanConfig:
     obey_robots: bool = False
     user_agent: str | None = None
     expected_file: str | None = None
+    records_file: str | None = None  # filing records export (--records)
+    record_service: str | None = None  # lookup service configuration (--record-service)
     today: str | None = None  # ISO date the numbers' years are judged against
     log_level: str = "ERROR"
 
@@ -143,8 +151,35 @@ class ResultSink:
         self.pending: list[dict[str, Any]] = []
         self.last_flush = time.monotonic()
         self.written = 0
+        self.records = self._record_stage()
+
+    def _record_stage(self) -> Any:
+        """Filing-record lookups (--records / --record-service), or None."""
+        from icpscan.records.scan import RecordStage, open_source
+
+        source = open_source(
+            self.config.records_file, self.config.record_service, self.record_db_path()
+        )
+        return RecordStage(source) if source is not None else None
+
+    def record_db_path(self) -> str | None:
+        """Database a lookup service shares its rate limit and cache through (None: memory)."""
+        return None
 
     def add(self, page: FetchedPage) -> None:
+        extraction = page_extraction(page, self.today)
+        if self.records is not None:
+            facts = site_facts(page.context["verdict"], page.result, extraction)
+            if self.records.start(page, extraction, facts) is not None:
+                self._collect_records()  # a file source answers at once
+                return
+            self._build(page, extraction, self.records.skipped())
+            return
+        self._build(page, extraction, None)
+
+    def _build(
+        self, page: FetchedPage, extraction: Extraction, records: RecordCheck | None
+    ) -> None:
         context = page.context
         verdict: HostingVerdict = context["verdict"]
         result = build_result(
@@ -156,6 +191,8 @@ class ResultSink:
             expected=self.expected,
             today=self.today,
             scan_id=self.config.scan_id,
+            records=records,
+            extraction=extraction,
         )
         self.pending.append(result.to_json())
         if (
@@ -164,14 +201,36 @@ class ResultSink:
         ):
             self.flush()
 
+    def _collect_records(self, wait: bool = False) -> None:
+        if self.records is not None:
+            for item, check in self.records.ready(wait):
+                self._build(item.page, item.extraction, check)
+
+    def backlogged(self) -> bool:
+        """True while too many domains wait for a record lookup (stop claiming more)."""
+        return self.records is not None and self.records.backlogged
+
     def flush(self) -> None:
+        self._collect_records()
         if self.pending:
             self.written += self.deliver(self.pending)
             self.pending = []
+            if self.records is not None:
+                self.deliver_record_answers(self.records.take_answers())
         self.last_flush = time.monotonic()
+
+    def finish(self) -> None:
+        """Wait for outstanding record lookups, deliver everything, release the source."""
+        self._collect_records(wait=True)
+        self.flush()
+        if self.records is not None:
+            self.records.close()
 
     def deliver(self, records: list[dict[str, Any]]) -> int:
         raise NotImplementedError
+
+    def deliver_record_answers(self, answers: list[Any]) -> None:
+        """Keep the record-source answers behind delivered results (the dataset's cache)."""
 
 
 class SqliteResultSink(ResultSink):
@@ -181,6 +240,15 @@ class SqliteResultSink(ResultSink):
 
     def deliver(self, records: list[dict[str, Any]]) -> int:
         return store.write_results(self.db, self.config.scan_id, records)
+
+    def record_db_path(self) -> str | None:
+        return self.config.db
+
+    def deliver_record_answers(self, answers: list[Any]) -> None:
+        from icpscan.records.scan import store_answers
+
+        if self.records is not None:
+            store_answers(self.db.conn, self.records.source.name, answers, self.config.scan_id)
 
 
 class JobSource:
@@ -210,6 +278,10 @@ class JobSource:
         locator = Locator(self.config.locate_config())
         try:
             while self.alive():
+                if self.sink.backlogged():  # record lookups lag: let them catch up
+                    self.sink.flush()
+                    await asyncio.sleep(IDLE_POLL_SECONDS)
+                    continue
                 batch = self.claim(CLAIM_BATCH)
                 if not batch:
                     self.sink.flush()  # don't sit on results while waiting for input
@@ -267,7 +339,7 @@ def run_worker(config: ScanConfig, source: JobSource, sink: ResultSink) -> int:
     from icpscan.crawl import run_fetch
 
     run_fetch(source.jobs(), config.crawl_settings(), on_item=sink.add)
-    sink.flush()
+    sink.finish()
     return sink.written
 
 

@@ -25,12 +25,32 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert test_command in ci_lines
 
 
-def test_readme_documents_every_finding_code_with_its_severity():
+def test_data_dictionary_lists_exactly_the_exported_columns():
+    from icpscan.dataset.dictionary import DATASET_VERSION, TABLES
+
+    text = (REPO_ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+    assert f"version {DATASET_VERSION}" in text.splitlines()[0]
+    for table in TABLES.values():
+        section = text.split(f"## `{table.name}`", 1)[1].split("\n## ", 1)[0]
+        documented = re.findall(r"^\| `([a-z_]+)` \| ([a-z_]+) \|", section, flags=re.M)
+        assert documented == [(c.name, c.type) for c in table.columns], table.name
+
+
+def test_readme_lists_every_finding_code_with_its_severity():
     from icpscan.models import FINDING_CODES
 
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    for spec in FINDING_CODES.values():
-        assert f"| `{spec.code}` | {spec.severity} |" in readme, spec.code
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([A-Z_]+)` \| (info|low|medium|high) \|", text, flags=re.M)
+    assert rows == [(code, str(spec.severity)) for code, spec in FINDING_CODES.items()]
+
+
+def test_shipped_datasette_metadata_is_current():
+    import json
+
+    from icpscan.dataset.datasette import datasette_metadata
+
+    shipped = json.loads((REPO_ROOT / "datasette" / "metadata.json").read_text(encoding="utf-8"))
+    assert shipped == datasette_metadata("icpscan")
 
 
 def test_every_command_has_useful_help():

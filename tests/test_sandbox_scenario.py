@@ -154,6 +154,7 @@ def test_300_sites_exercise_every_category(seed):
     tags = Counter(t for tr in sc.truth.values() for t in tr.exercises)
     assert [t for t in REQUIRED_TAGS if t not in tags] == []
     codes = Counter(c for tr in sc.truth.values() for c in tr.findings_with_expected)
+    codes.update(c for tr in sc.record_truth.values() for c in tr.record_findings)
     assert sorted(set(FINDING_CODES) - set(codes)) == []
     # every issued ICP prefix and every alternate appears on some page
     shown_prefixes = {

@@ -110,6 +110,20 @@ output_option = grouped("Output")
     type=click.Path(exists=True, dir_okay=False),
     help="Hosting provider's filings: CSV 'domain,icp_number,server_ips' (;-separated IPs).",
 )
+@assess_option(
+    "--records",
+    "records_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Filing records to reconcile with (RECORD_* findings): CSV, JSON lines or JSON; "
+    "our or MIIT field names (docs/records.md).",
+)
+@assess_option(
+    "--record-service",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="CONFIG",
+    help="Look filing records up in your JSON lookup service (TOML/JSON config: URL, fields, "
+    "auth header, rate limit); answers are cached in the dataset.",
+)
 @assess_option("--today", type=click.DateTime(["%Y-%m-%d"]),
                help="Judge number years against this date (default: today).")  # fmt: skip
 @store_option("--db", "db_path", type=click.Path(dir_okay=False), default="icpscan.db",
@@ -184,6 +198,7 @@ def scan_command(input_path: str, **options: Any) -> int:
     emit_results(db, outcome.scan_id, options["output_format"], options["output"], summary=False)
     if console is not None:
         render_summary(console, scan_summary(db, outcome.scan_id))
+        _print_record_summary(console, db, outcome.scan_id)
     if options["fail_on"] and fail_on_hit(db, outcome.scan_id, Severity(options["fail_on"])):
         return EXIT_FINDINGS
     return 0
@@ -227,6 +242,7 @@ def _scan_config(options: dict[str, Any], loopback_only: bool) -> ScanConfig:
             read_expected(options["expected_file"])
         except ExpectedFileError as exc:
             raise InputError(str(exc)) from None
+    _check_record_source(options["records_file"], options["record_service"])
     today = options["today"]
     return ScanConfig(
         db=str(Path(options["db_path"])),
@@ -252,8 +268,33 @@ def _scan_config(options: dict[str, Any], loopback_only: bool) -> ScanConfig:
         obey_robots=options["obey_robots"],
         user_agent=options["user_agent"],
         expected_file=options["expected_file"],
+        records_file=options["records_file"],
+        record_service=options["record_service"],
         today=today.date().isoformat() if today else None,
     )
+
+
+def _check_record_source(records_file: str | None, record_service: str | None) -> None:
+    """Read the records file / service configuration now: errors before any worker starts."""
+    from icpscan.records.errors import RecordConfigError
+    from icpscan.records.scan import open_source
+
+    try:
+        source = open_source(records_file, record_service)
+    except RecordConfigError as exc:
+        raise InputError(str(exc)) from None
+    if source is not None:
+        source.close()
+
+
+def _print_record_summary(console: Any, db: Any, scan_id: int) -> None:
+    from rich.text import Text
+
+    from icpscan.records.scan import record_summary, summary_line
+
+    line = summary_line(record_summary(db.conn, scan_id))
+    if line is not None:
+        console.print(Text(line))
 
 
 def _console(quiet: bool) -> Any:

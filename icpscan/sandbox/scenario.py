@@ -24,7 +24,15 @@ from icpscan.models import Location, NumberKind, Region
 from icpscan.sandbox import footers as ft
 from icpscan.sandbox import pages as pg
 from icpscan.sandbox import plan as pl
+from icpscan.sandbox.epochs import evolved_slot
 from icpscan.sandbox.internet import CDNS, MAINLAND_VANTAGE_SUBNETS, POOLS, Pool, asn_tables
+from icpscan.sandbox.records import (
+    RecordRow,
+    RecordTruth,
+    record_truths,
+    records_csv,
+    scenario_records,
+)
 from icpscan.sandbox.truth import (
     ExpectedFiling,
     Occurrence,
@@ -167,23 +175,26 @@ def provider_ips(seed: int) -> tuple[str, ...]:
 
 
 class LazyBody:
-    """A page body built on request from (seed, profile, index, page key): nothing is stored."""
+    """A page body built on request from (seed, profile, index, page key[, epoch]): nothing
+    is stored."""
 
-    __slots__ = ("index", "key", "profile", "seed")
+    __slots__ = ("epoch", "index", "key", "profile", "seed")
 
-    def __init__(self, seed: int, profile: str, index: int, key: str) -> None:
+    def __init__(self, seed: int, profile: str, index: int, key: str, epoch: int = 0) -> None:
         self.seed, self.profile, self.index, self.key = seed, profile, index, key
+        self.epoch = epoch
 
     def __call__(self) -> bytes:
-        return _render_page(self.seed, self.profile, self.index, self.key)
+        return _render_page(self.seed, self.profile, self.index, self.key, self.epoch)
 
     def __repr__(self) -> str:
-        return f"LazyBody({self.seed}, {self.profile!r}, {self.index}, {self.key!r})"
+        epoch = f", epoch={self.epoch}" if self.epoch else ""
+        return f"LazyBody({self.seed}, {self.profile!r}, {self.index}, {self.key!r}{epoch})"
 
 
 @lru_cache(maxsize=256)
-def _render_page(seed: int, profile: str, index: int, key: str) -> bytes:
-    return pg.render(build_site(seed, index, profile).pages[key])
+def _render_page(seed: int, profile: str, index: int, key: str, epoch: int = 0) -> bytes:
+    return pg.render(build_site(seed, index, profile, epoch).pages[key])
 
 
 @dataclass
@@ -219,8 +230,8 @@ def domain_of(seed: int, index: int, profile: str) -> str:
     return f"{label}{index}{rng.choice(_TLDS[region])}"
 
 
-def build_site(seed: int, index: int, profile: str = "realistic") -> Site:
-    return _SiteBuilder(seed, index, profile).build()
+def build_site(seed: int, index: int, profile: str = "realistic", epoch: int = 0) -> Site:
+    return _SiteBuilder(seed, index, profile, epoch).build()
 
 
 @dataclass
@@ -230,9 +241,9 @@ class _Resolved:
 
 
 class _SiteBuilder:
-    def __init__(self, seed: int, index: int, profile: str) -> None:
-        self.seed, self.index, self.profile = seed, index, profile
-        self.slot = pl.slot_of(seed, index, profile)
+    def __init__(self, seed: int, index: int, profile: str, epoch: int = 0) -> None:
+        self.seed, self.index, self.profile, self.epoch = seed, index, profile, epoch
+        self.slot = evolved_slot(seed, index, profile, epoch)
         self.rng = random.Random(f"icpscan-site/{seed}/{profile}/{index}")
         self.domain = domain_of(seed, index, profile)
         self.tags: list[str] = []
@@ -390,6 +401,8 @@ class _SiteBuilder:
             prov = next(p for p in ft.PROVINCES if p.alt == alt)
         era = rng.choice((8, 10, 10))
         serial = (self.index * 7919 + self.seed * 104729 + 12345) % 1_000_000
+        if self.slot.get("renumber"):  # a later epoch: the entity filed again
+            serial = (serial + 333_331 * int(self.slot["renumber"])) % 1_000_000
         digits = ft.filing_digits(rng, serial, era)
         index = str(rng.choice((1, 1, 1, 1, 2, 2, 3, 4, 5, 7, 12)))
         division = rng.choice(prov.divisions)
@@ -790,7 +803,7 @@ class _SiteBuilder:
             return Response(
                 status=status,
                 headers=page_headers,  # one list per site: the farm only reads it
-                body=LazyBody(self.seed, self.profile, self.index, key),
+                body=LazyBody(self.seed, self.profile, self.index, key, self.epoch),
                 encoding="gzip" if gzip else None,
                 delay=delay,
                 trickle=trickle,
@@ -921,7 +934,7 @@ class _SiteBuilder:
         elif v == "to_partner":
             partner = pl.partner_index(self.seed, self.index, self.profile)
             assert partner is not None
-            dst = build_site(self.seed, partner, self.profile)
+            dst = build_site(self.seed, partner, self.profile, self.epoch)
             self.dns.update(dst.dns)
             self.hosts.update(dst.hosts)
             m.https = {"/": redirect(f"https://{dst.domain}/")}
@@ -942,6 +955,8 @@ class _SiteBuilder:
         if role != "normal":
             self.tags.append(f"role:{role}")
         main, resolved = self._hosting()
+        if resolved is not None and self.slot.get("epoch_change"):
+            resolved = self._evolve_hosting(main, resolved)
         before = len(self.tags)
         self._home()
         page_tags = self.tags[before:]
@@ -996,6 +1011,33 @@ class _SiteBuilder:
             self.expected, self.occurrences,
         )  # fmt: skip
 
+    def _evolve_hosting(self, main: str, resolved: _Resolved) -> _Resolved:
+        """A later epoch's hosting change, drawn from its own random stream so the rest of the
+        site (page, numbers) is drawn exactly as at epoch 0."""
+        self.tags.append(f"epoch_change:{self.slot['epoch_change']}")
+        rng = random.Random(f"icpscan-evolve/{self.seed}/{self.profile}/{self.index}")
+        if "moved_to" in self.slot:
+            pool = POOLS[self.slot["moved_to"]]
+            moved: dict[str, str] = {}
+            while len(moved) < len(resolved.addresses):
+                moved.setdefault(pool.address(rng), pool.key)
+            entry = self.dns[main]
+            entry.records = {k: v for k, v in entry.records.items() if k not in ("A", "AAAA")}
+            entry.records["A"] = list(moved)
+            self.tags = [t for t in self.tags if not t.startswith("hosting:")]
+            self.tags.append(f"hosting:pool:{pool.key}")
+            return _Resolved(list(moved.items()))
+        if "cdn_to" in self.slot:
+            saved, self.rng = self.rng, rng
+            try:
+                self.tags = [t for t in self.tags if not t.startswith(("cdn:", "cname_chain:"))]
+                first, addrs = self._cdn_chain(self.domain, self.slot["cdn_to"], rng.choice((1, 2)))
+            finally:
+                self.rng = saved
+            self.dns[self.domain].records["CNAME"] = [first]
+            return _Resolved(addrs)
+        return resolved
+
     def _expected(self, truth: SiteTruth) -> None:
         """Rows of the provider's expected-filings file. Every row lists the provider's whole
         load-balanced cluster, so the file's server set is the same for any number of sites."""
@@ -1042,14 +1084,14 @@ def _registry_differs(pool_key: str, address: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def iter_sites(sites: int, seed: int, profile: str = "realistic") -> Iterator[Site]:
+def iter_sites(sites: int, seed: int, profile: str = "realistic", epoch: int = 0) -> Iterator[Site]:
     """Sites one by one (constant memory per site beyond what the caller keeps)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r} (choose from {', '.join(PROFILES)})")
     if sites < 0:
         raise ValueError("sites must be >= 0")
     for index in range(sites):
-        yield build_site(seed, index, profile)
+        yield build_site(seed, index, profile, epoch)
 
 
 @dataclass
@@ -1061,9 +1103,13 @@ class Scenario:
     truth: dict[str, SiteTruth]
     domains: list[str]
     expected_filings: list[ExpectedFiling]
+    epoch: int = 0
+    records: list[RecordRow] = field(default_factory=list)  # the filing records export
+    record_truth: dict[str, RecordTruth] = field(default_factory=dict)
 
     def write_files(self, directory: Path | str) -> dict[str, Path]:
-        """domains.txt, truth.jsonl, expected-filings.csv (deterministic bytes)."""
+        """domains.txt, truth.jsonl, expected-filings.csv, records.csv, records-truth.jsonl
+        (deterministic bytes)."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -1081,21 +1127,33 @@ class Scenario:
         for row in self.expected_filings:
             writer.writerow([row.domain, row.icp_number, ";".join(row.server_ips)])
         paths["expected"].write_text(buffer.getvalue(), encoding="utf-8")
+        paths["records"] = out / "records.csv"
+        paths["records"].write_text(records_csv(self.records), encoding="utf-8")
+        paths["record_truth"] = out / "records-truth.jsonl"
+        paths["record_truth"].write_text(
+            "".join(self.record_truth[d].to_jsonl() + "\n" for d in self.domains),
+            encoding="utf-8",
+        )
         return paths
 
 
-def generate(sites: int, seed: int, profile: str = "realistic") -> Scenario:
-    """Build the world and ground truth of ``sites`` sites (deterministic per arguments)."""
+def generate(sites: int, seed: int, profile: str = "realistic", epoch: int = 0) -> Scenario:
+    """Build the world and ground truth of ``sites`` sites (deterministic per arguments).
+
+    ``epoch`` > 0 is the same world later: some sites added, removed or changed their number,
+    moved into or out of the mainland, or changed CDN (:mod:`icpscan.sandbox.epochs`).
+    """
     world = World()
     world.asn_prefixes, world.asn_names = asn_tables()
     truths: list[SiteTruth] = []
     expected: list[ExpectedFiling] = []
-    for site in iter_sites(sites, seed, profile):
+    for site in iter_sites(sites, seed, profile, epoch):
         world.dns.update(site.dns)
         world.hosts.update(site.hosts)
         truths.append(site.truth)
         expected += site.expected
     apply_scan_wide(truths, expected)
+    records, cases = scenario_records(seed, profile, truths)
     return Scenario(
         sites=sites,
         seed=seed,
@@ -1104,4 +1162,7 @@ def generate(sites: int, seed: int, profile: str = "realistic") -> Scenario:
         truth={t.domain: t for t in truths},
         domains=[t.domain for t in truths],
         expected_filings=expected,
+        epoch=epoch,
+        records=records,
+        record_truth=record_truths(truths, records, cases),
     )
