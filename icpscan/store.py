@@ -762,7 +762,7 @@ FROM record_lookups l LEFT JOIN filing_records r ON r.lookup_id = l.id
 
 @migrations()
 def m002_filing_records_and_views(db: sqlite_utils.Database) -> None:
-    db["record_lookups"].create(
+    db.table("record_lookups").create(
         {
             "id": int,
             "source": str,  # "file:records.csv", "service:NAME"
@@ -776,8 +776,8 @@ def m002_filing_records_and_views(db: sqlite_utils.Database) -> None:
         pk="id",
         foreign_keys=[("scan_id", "scans", "id")],
     )
-    db["record_lookups"].create_index(["source", "kind", "query", "fetched_at"], unique=True)
-    db["filing_records"].create(
+    db.table("record_lookups").create_index(["source", "kind", "query", "fetched_at"], unique=True)
+    db.table("filing_records").create(
         {
             "id": int,
             "lookup_id": int,
@@ -797,7 +797,7 @@ def m002_filing_records_and_views(db: sqlite_utils.Database) -> None:
         foreign_keys=[("lookup_id", "record_lookups", "id")],
     )
     for columns in (["lookup_id"], ["domain"], ["entity_number"], ["site_number"]):
-        db["filing_records"].create_index(columns)
-    db["record_service_slots"].create({"service": str, "next_at": float}, pk="service")
+        db.table("filing_records").create_index(columns)
+    db.table("record_service_slots").create({"service": str, "next_at": float}, pk="service")
     for name, sql in M002_VIEWS.items():
         db.execute(f"CREATE VIEW {name} AS {sql}")
