@@ -212,6 +212,9 @@ class Collector:
         while True:
             try:
                 self._collect_once()
+                if self.redis_lost_at is not None:
+                    self.notice("redis is reachable again; the scan goes on")
+                    self.redis_lost_at = None
                 if time.monotonic() - self.last_housekeeping >= HOUSEKEEPING_SECONDS:
                     self.last_housekeeping = time.monotonic()
                     self._housekeeping()
@@ -222,20 +225,25 @@ class Collector:
                         return True
                     if drained and stop_when_drained:
                         return False
-                if self.redis_lost_at is not None:
-                    self.notice("redis is reachable again; the scan goes on")
-                    self.redis_lost_at = None
             except RedisError as exc:
                 self._redis_failed(exc)
 
     def _collect_once(self) -> None:
-        reply: Any = self.server.xreadgroup(
-            RESULTS_GROUP,
-            RESULTS_CONSUMER,
-            {self.keys.results: self.read_from},
-            count=READ_COUNT,
-            block=None if self.read_from == "0" else READ_BLOCK_MS,
-        )
+        try:
+            reply: Any = self.server.xreadgroup(
+                RESULTS_GROUP,
+                RESULTS_CONSUMER,
+                {self.keys.results: self.read_from},
+                count=READ_COUNT,
+                block=None if self.read_from == "0" else READ_BLOCK_MS,
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # the stream is gone (Redis lost it): recreate the group, check the scan at once
+            self._ensure_group()
+            self.last_housekeeping = 0.0
+            return
         entries: list[tuple[bytes, dict[bytes, bytes] | None]] = reply[0][1] if reply else []
         if self.read_from == "0" and not entries:
             self.read_from = ">"  # our backlog is done; from now on only new entries
@@ -396,7 +404,7 @@ def run_collect(
     """
     from icpscan.distributed.connection import connect, ping
 
-    server = connect(redis_url, name="icpscan-collector")
+    server = connect(redis_url, patient=False, name="icpscan-collector")
     ping(redis_url)
     db = store.open_db(db_path, create=False)
     if scan_id is None:

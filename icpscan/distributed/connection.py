@@ -6,8 +6,9 @@ counts round trips and the time spent waiting for Redis, so ``icpscan status`` a
 ``bench/distributed_bench.py`` can say what one domain costs the shared server.
 
 A *patient* client retries a lost connection with exponential backoff (a Redis restart takes a
-few seconds); an *impatient* one fails at once, for callers that must not block (the crawl's
-politeness check) and retry at their own pace.
+few seconds): the feeder's input thread uses one. Everything that runs in a loop with its own
+recovery (the crawl, which must never stall its reactor on Redis; the collector, which reports
+an outage as soon as it starts) uses an *impatient* one that fails at once.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
 
 SOCKET_TIMEOUT = 10.0  # longer than any blocking read we issue (those wait <= 1 s)
 CONNECT_TIMEOUT = 5.0
+IMPATIENT_CONNECT_TIMEOUT = 2.0
 PATIENT_RETRIES = 10  # 0.2 s doubling to 5 s: about 30 s of retrying before an error
 
 
@@ -118,17 +120,17 @@ def connect(url: str, *, patient: bool = True, name: str = "icpscan") -> Countin
 
     Raises :class:`DistributedError` for a malformed URL; connecting happens on first use.
     """
-    retry = Retry(
-        ExponentialBackoff(cap=5.0, base=0.2),
-        retries=PATIENT_RETRIES if patient else 0,
-        supported_errors=(RedisConnectionError, RedisTimeoutError, socket.timeout),
-    )
+    errors = (RedisConnectionError, RedisTimeoutError, socket.timeout)
+    if patient:
+        retry = Retry(ExponentialBackoff(cap=5.0, base=0.2), PATIENT_RETRIES, errors)
+    else:  # one quick retry absorbs a stale pooled connection, nothing longer
+        retry = Retry(ExponentialBackoff(cap=0.1, base=0.05), 1, errors)
     try:
         client: CountingRedis = get_redis(
             redis_cls=CountingRedis,
             url=url,
             socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT if patient else IMPATIENT_CONNECT_TIMEOUT,
             socket_keepalive=True,
             health_check_interval=15,
             retry=retry,

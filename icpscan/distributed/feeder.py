@@ -161,7 +161,7 @@ def run_distributed_scan(
 
     Raises ScanError / DistributedError / store.StoreError / input errors, like run_scan.
     """
-    server = connect(feed.redis_url, name="icpscan-collector")
+    server = connect(feed.redis_url, patient=False, name="icpscan-collector")
     ping(feed.redis_url)
     db = store.open_db(request.config.db)
     scan_id, skip, token, resumed = _open_scan(db, request, feed.redis_url)

@@ -12,14 +12,14 @@ from icpscan.distributed import scanstate
 from icpscan.distributed.keys import ScanKeys, worker_key
 from icpscan.distributed.scanstate import ScanRecord
 
-# Scrapy counters worth showing fleet-wide (prefixes of the stats hash's fields).
+# Scrapy counters worth showing fleet-wide (prefixes of the stats hash's fields; the crawl's
+# trimmed middleware set has no downloader/* counters).
 SHOWN_STATS = (
-    "downloader/request_count",
-    "downloader/response_count",
-    "downloader/response_status_count/",
-    "downloader/response_bytes",
-    "downloader/exception_count",
+    "item_scraped_count",
+    "response_received_count",
+    "httpcompression/response_bytes",
     "retry/count",
+    "retry/max_reached",
     "icpscan/budget/",
     "log_count/ERROR",
 )

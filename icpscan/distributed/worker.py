@@ -61,6 +61,11 @@ WARN_EVERY_SECONDS = 30.0
 FINAL_DELIVERY_SECONDS = 60.0
 RATE_WINDOW_SECONDS = 60.0
 EXIT_NO_SCAN = 3
+EXIT_NO_REDIS = 4
+
+
+class RedisUnavailable(DistributedError):
+    """Redis could not be reached at start-up (the supervisor starts the crawler again)."""
 
 
 class _Warner:
@@ -176,7 +181,7 @@ class Heartbeat(threading.Thread):
             try:
                 self.beat()
             except RedisError as exc:
-                self.warn("beat", "worker %s: heartbeat failed: %s", self.worker, describe(exc))
+                self.warn("beat", "heartbeat failed: %s", describe(exc))
 
     def stop(self) -> None:
         self.stopped.set()
@@ -249,10 +254,13 @@ class RedisJobSource(JobSource):
         self.queue, self.claims, self.lease = queue, claims, lease
         self.server: Redis = queue.server
         self.keys = queue.keys
-        # Enough to keep the crawl busy, few enough that the last domains are shared fairly
-        # and a dead worker strands little.
-        self.max_held = config.concurrent_requests + CLAIM_BATCH
+        # Domains being located or crawled: enough to keep the crawl busy, few enough that the
+        # last domains of a scan are shared fairly and a dead worker strands little.
+        self.max_in_flight = config.concurrent_requests + min(
+            CLAIM_BATCH, config.concurrent_requests
+        )
         self.stopping = False
+        self.redis_down = False
         self.status: str | None = scanstate.RUNNING
         self.status_checked = 0.0
         self.last_reap = time.monotonic()
@@ -264,14 +272,18 @@ class RedisJobSource(JobSource):
     def claim(self, limit: int) -> list[store.QueuedTarget]:
         if self.stopping or not self._scan_running():
             return []
-        room = self.max_held - len(self.claims)
+        room = self.max_in_flight - self.in_flight()
         if room <= 0:
             return []
         try:
             taken = self.queue.claim(self.worker, min(limit, room))
         except RedisError as exc:
             self.warn("claim", "cannot claim work (%s); retrying", describe(exc))
+            self.redis_down = True
             return []
+        if self.redis_down:
+            self.redis_down = False
+            log.warning("redis is reachable again")
         if not taken:
             self._reap_now_and_then()
         for claimed in taken:
@@ -280,6 +292,10 @@ class RedisJobSource(JobSource):
 
     def exhausted(self) -> bool:
         return self.stopping or not self._scan_running()
+
+    def in_flight(self) -> int:
+        """Held domains whose record is not built yet (built ones only wait for delivery)."""
+        return len(self.claims) - len(self.sink.pending)
 
     def alive(self) -> bool:
         return not self.stopping and super().alive()
@@ -332,12 +348,12 @@ class RedisJobSource(JobSource):
 
 def run_distributed_worker(url: str, token: str, worker: str, lease: float) -> int:
     """Work on scan ``token`` until it ends or this worker is told to drain; returns delivered."""
-    server = connect(url, name=f"icpscan-worker:{worker}")
+    server = connect(url, patient=False, name=f"icpscan-worker:{worker}")
     keys = ScanKeys(token)
     try:
         text = server.get(keys.config)
     except RedisError as exc:
-        raise DistributedError(f"cannot use redis at {redact(url)}: {describe(exc)}") from None
+        raise RedisUnavailable(f"cannot use redis at {redact(url)}: {describe(exc)}") from None
     if text is None:
         raise DistributedError(f"scan {token} has no configuration in redis (finished or lost)")
     with tempfile.TemporaryDirectory(prefix="icpscan-worker-") as tmp:
@@ -402,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     lease = float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE)
     try:
         run_distributed_worker(url, args[0], args[1], lease)
+    except RedisUnavailable as exc:
+        print(f"icpscan worker: {exc}", file=sys.stderr)
+        return EXIT_NO_REDIS
     except DistributedError as exc:
         print(f"icpscan worker: {exc}", file=sys.stderr)
         return EXIT_NO_SCAN
