@@ -413,3 +413,52 @@ def test_embedded_files_are_bounded(tmp_path, monkeypatch):
     with pytest.raises(DistributedError, match="too large to ship to the workers"):
         build_document(ScanConfig(db="d", scan_id=1, ca_bundle=str(big)),
                        network_rate=0, network_burst=1, loopback_only=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"_class": "subprocess.Popen", "url": "http://a.cn/", "meta": {}},
+        {"url": "http://a.cn/", "callback": "parse", "meta": {"icpscan_job": {"domain": "a.cn"}}},
+        {"url": "http://a.cn/", "meta": {"no_job": 1}},
+        ["not", "a", "dict"],
+    ],
+)
+def test_queue_entries_cannot_choose_classes_or_callbacks(client, entry):
+    keys = ScanKeys(new_token())
+    queue = ReliableQueue(client, keys)
+    client.lpush(keys.requests, json.dumps(entry))
+    assert queue.claim("w", 5) == []
+    assert queue.held("w") == 0 and len(queue) == 0  # dropped, not retried forever
+
+
+def test_the_crawl_side_parts_work_without_deprecation_warnings(redis_server, client):
+    """The suite turns warnings into errors: the stats collector and the budget middleware
+    run against Scrapy 2.19 without any (scrapy-redis's Scheduler, RedisPipeline and
+    RedisSpider, which do warn, are not used)."""
+    import asyncio
+
+    from scrapy.utils.test import get_crawler
+
+    from icpscan.distributed.politeness import SharedBudgetMiddleware
+
+    keys = ScanKeys(new_token())
+    crawler = get_crawler(settings_dict={
+        "ICPSCAN_REDIS_URL": redis_server.url, "ICPSCAN_REDIS_SCAN": keys.token,
+        "ICPSCAN_NETWORK_RATE": 20.0, "ICPSCAN_NETWORK_BURST": 1,
+        "STATS_CLASS": "icpscan.distributed.stats.SharedStatsCollector",
+    })  # fmt: skip
+    stats = crawler.stats
+    stats.inc_value("item_scraped_count", 3)
+    stats.inc_value("retry/count")
+    stats.set_value("start_time", 1.0)  # per-worker values stay local
+    stats.flush()
+    stats.inc_value("retry/count")
+    stats.close_spider(reason="finished")
+    assert client.hgetall(keys.stats) == {b"item_scraped_count": b"3", b"retry/count": b"2"}
+    middleware = SharedBudgetMiddleware.from_crawler(crawler)
+    pinned = Request("https://a.cn/", meta={META_PIN: Pin("a.cn", "1.2.4.8")})
+    assert asyncio.run(middleware.process_request(pinned)) is None
+    assert asyncio.run(middleware.process_request(pinned)) is None  # waited ~50 ms
+    assert stats.get_value("icpscan/budget/delayed") == 1
+    assert client.exists("icpscan:budget:1.2.4.0/24") == 1

@@ -32,7 +32,7 @@ from redis.exceptions import ResponseError
 
 from icpscan import store
 from icpscan.distributed import scanstate
-from icpscan.distributed.connection import DistributedError, RedisError, describe
+from icpscan.distributed.connection import DistributedError, RedisError, describe, totals
 from icpscan.distributed.keys import RESULTS_CONSUMER, RESULTS_GROUP, ScanKeys
 from icpscan.distributed.queue import Job, ReliableQueue
 from icpscan.scan import Progress, ScanError, ScanOutcome, apply_scan_wide_findings
@@ -377,6 +377,7 @@ def finish(db: sqlite_utils.Database, publisher: Publisher, *, resumed: bool) ->
     scan_id = publisher.scan_id
     apply_scan_wide_findings(db, scan_id)
     store.finish_scan(db, scan_id)
+    scanstate.add_costs(publisher.server, publisher.keys, *totals())
     scanstate.close(publisher.server, publisher.keys, scanstate.FINISHED)
     scan = store.get_scan(db, scan_id) or {}
     return ScanOutcome(

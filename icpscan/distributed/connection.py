@@ -43,6 +43,7 @@ IMPATIENT_CONNECT_TIMEOUT = 2.0
 PATIENT_RETRIES = 10  # 0.2 s doubling to 5 s: about 30 s of retrying before an error
 
 
+_BLOCK = ("BLOCK", b"BLOCK")
 _CLIENTS: list[CountingRedis] = []  # this process's clients, for its round-trip totals
 
 
@@ -70,7 +71,11 @@ class CountingPipeline(Pipeline):
 
 
 class CountingRedis(redis.Redis):
-    """``redis.Redis`` that counts round trips and the seconds spent in them (per client)."""
+    """``redis.Redis`` that counts round trips and the seconds spent in them (per client).
+
+    Time spent in a blocking read (``XREADGROUP ... BLOCK``) is waiting for work, not Redis
+    cost, and is not counted.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,7 +88,8 @@ class CountingRedis(redis.Redis):
             return super().execute_command(*args, **options)
         finally:
             self.round_trips += 1
-            self.seconds += time.perf_counter() - started
+            if not any(arg in _BLOCK for arg in args):
+                self.seconds += time.perf_counter() - started
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> CountingPipeline:
         pipe = CountingPipeline(

@@ -115,6 +115,16 @@ class ReliableQueue(FifoQueue):
         self._claim = server.register_script(_CLAIM)
         self._requeue = server.register_script(_REQUEUE)
 
+    def _decode_request(self, encoded_request: bytes) -> Request:
+        """scrapy-redis's decoding, minus what untrusted data must not choose: a request class
+        to import (``_class``) or callbacks to look up."""
+        data = serializer.loads(encoded_request)
+        if not isinstance(data, dict) or "_class" in data:
+            raise ValueError("not a plain request")
+        if data.get("callback") or data.get("errback"):
+            raise ValueError("a queued job names no callbacks")
+        return super()._decode_request(encoded_request)
+
     # -- feeding ------------------------------------------------------------------------------
 
     def push_unseen(self, jobs: Iterable[Job]) -> int:

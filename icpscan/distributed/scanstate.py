@@ -44,6 +44,8 @@ class ScanRecord:
     fed: int
     stored: int
     requeued: int
+    redis_round_trips: int
+    redis_seconds: float
     created: float
     updated: float
     epoch: str
@@ -61,6 +63,8 @@ class ScanRecord:
             fed=_int(values.get("fed", "0")),
             stored=_int(values.get("stored", "0")),
             requeued=_int(values.get("requeued", "0")),
+            redis_round_trips=int(float(values.get("redis_round_trips") or 0)),
+            redis_seconds=float(values.get("redis_seconds") or 0),
             created=float(values.get("created") or 0),
             updated=float(values.get("updated") or 0),
             epoch=values.get("epoch", ""),
@@ -103,6 +107,22 @@ def publish(
         pipe.persist(keys.scan)
         pipe.zadd(REGISTRY, {keys.token: created})
         pipe.execute()
+
+
+# KEYS: scan hash. ARGV: field, amount, field, amount... Only into a scan that still exists.
+_ADD_COSTS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+def add_costs(server: Redis, keys: ScanKeys, round_trips: int, seconds: float) -> None:
+    """Add one process's Redis round trips and waiting time to the scan's totals (what the
+    benchmark and the docs report per domain)."""
+    server.eval(
+        _ADD_COSTS, 1, keys.scan, "redis_round_trips", round_trips, "redis_seconds", seconds
+    )
 
 
 def read(server: Redis, token: str) -> ScanRecord | None:

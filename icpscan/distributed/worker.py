@@ -385,6 +385,7 @@ def _leave(queue: ReliableQueue, heartbeat: Heartbeat, worker: str) -> None:
     try:
         queue.server.delete(worker_key(worker))
         moved = queue.requeue(worker, force=True)
+        scanstate.add_costs(queue.server, queue.keys, *totals())
     except RedisError as exc:
         log.warning("could not unregister from redis (%s); the lease will expire", describe(exc))
         return
