@@ -49,9 +49,12 @@ def _no_leftover_processes():
             proc.wait(10)
 
 
-def start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+def start(args: list[str], log: Path, *, warnings_are_errors: bool = False):
+    env = dict(os.environ)
+    if warnings_are_errors:  # like the suite's own filterwarnings = error
+        env["PYTHONWARNINGS"] = "error"
     with log.open("ab") as stream:
-        proc = subprocess.Popen(icpscan_command(*args), env=os.environ, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(icpscan_command(*args), env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=stream)  # fmt: skip
     STARTED.append(proc)
     return proc
@@ -65,9 +68,9 @@ def icpscan_status(url: str, *args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def start_worker(url: str, log: Path, name: str, *extra: str) -> subprocess.Popen[bytes]:
+def start_worker(url: str, log: Path, name: str, *, warnings_are_errors: bool = False):
     return start(["worker", "--redis", url, "--processes", "1", "--once", "--lease", "3",
-                  "--name", name, *extra], log)  # fmt: skip
+                  "--name", name], log, warnings_are_errors=warnings_are_errors)  # fmt: skip
 
 
 def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
@@ -153,8 +156,12 @@ def distributed(world, redis_server, tmp_path_factory):
     db, jsonl, log = out / "dist.db", out / "dist.jsonl", out / "feeder.log"
     url = redis_server.url
     client = redis.Redis.from_url(url)
-    feeder = start([*scan_args(world, db, jsonl), "--redis", url, "-q"], log)
-    workers = {f"w{i}": start_worker(url, out / f"w{i}.log", f"w{i}") for i in range(3)}
+    feeder = start([*scan_args(world, db, jsonl), "--redis", url, "-q"], log,
+                   warnings_are_errors=True)  # fmt: skip
+    workers = {
+        f"w{i}": start_worker(url, out / f"w{i}.log", f"w{i}", warnings_are_errors=True)
+        for i in range(3)
+    }
     token = wait_for(lambda: db.exists() and _token_or_none(db), 30, "the scan")
     keys = ScanKeys(token)
 
@@ -187,6 +194,7 @@ def distributed(world, redis_server, tmp_path_factory):
         "finished": finished,
         "worker_codes": codes,
         "feeder_log": log.read_text(),
+        "worker_logs": "".join((out / f"w{i}.log").read_text() for i in range(3)),
     }
 
 
@@ -203,6 +211,12 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_feeder_and_workers_ran_without_warnings_or_errors(distributed):
+    assert distributed["feeder_log"] == ""
+    logs = distributed["worker_logs"]
+    assert "Warning" not in logs and "Traceback" not in logs, logs[-3000:]
 
 
 def test_every_domain_is_stored_exactly_once(world, distributed):

@@ -62,6 +62,7 @@ class _Crawlers:
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts = 0
+        self.unusable = False  # a crawler could not use the scan (its config, its version)
         for _ in range(max(1, options.processes)):
             self.start()
 
@@ -80,6 +81,8 @@ class _Crawlers:
             if code is None:
                 continue
             del self.procs[name]
+            if code == EXIT_NO_SCAN:
+                self.unusable = True
             if code in (0, EXIT_NO_SCAN) or draining:
                 continue
             self._died(name, code)
@@ -117,6 +120,7 @@ class Supervisor:
         self.server = connect(options.redis_url, name="icpscan-supervisor")
         self.crawlers: _Crawlers | None = None
         self.stop_signal: int | None = None
+        self.skipped: set[str] = set()  # scans this machine cannot work on
 
     def run(self) -> int:
         ping(self.options.redis_url)
@@ -152,12 +156,17 @@ class Supervisor:
         while self.crawlers.procs:
             time.sleep(POLL_SECONDS)
             self.crawlers.poll(draining=self.stop_signal is not None)
+        if self.crawlers.unusable:
+            self.notice(f"cannot work on scan {scan_id} (token {token}): see above; skipping it")
+            self.skipped.add(token)
         self.crawlers = None
 
     def _next_scan(self) -> str | None:
         try:
             tokens = [self.options.scan] if self.options.scan else scanstate.registered(self.server)
             for token in tokens:
+                if token in self.skipped:
+                    continue
                 if scanstate.status_of(self.server, ScanKeys(token)) == scanstate.RUNNING:
                     return token
         except RedisError as exc:
