@@ -379,3 +379,36 @@ def test_a_redis_restart_mid_run_is_survived_and_reported(world, reference, tmp_
     _, local = reference
     ours = read_jsonl(jsonl)
     assert [without_timings(r) for r in ours] == [without_timings(r) for r in local]
+
+
+def test_collect_finishes_a_scan_whose_feeder_died(world, tmp_path):
+    sandbox, _, domains = world
+    subset = tmp_path / "subset.txt"
+    subset.write_text("\n".join(domains[:30]) + "\n", encoding="utf-8")
+    server = RedisServer(tmp_path / "redis").start()
+    db = tmp_path / "collect.db"
+    try:
+        client = redis.Redis.from_url(server.url)
+        feeder = start(["scan", str(subset), "--db", str(db), "--redis", server.url, "-q",
+                        *sandbox.scan_args(), *FAST], tmp_path / "feeder.log")  # fmt: skip
+        keys = ScanKeys(wait_for(lambda: db.exists() and _token_or_none(db), 30, "the scan"))
+        wait_for(lambda: client.hget(keys.scan, "input_complete") == b"1", 30, "input read")
+        feeder.send_signal(signal.SIGKILL)
+        feeder.wait(10)
+        worker = start_worker(server.url, tmp_path / "worker.log", "c")
+        collected = subprocess.run(icpscan_command("collect", "--redis", server.url, "--db",
+                                                   str(db)),
+                                   capture_output=True, text=True, env=os.environ, timeout=120,
+                                   check=False)  # fmt: skip
+        assert collected.returncode == 0, collected.stderr[-3000:]
+        assert worker.wait(60) == 0
+    finally:
+        server.stop()
+    assert collected.stderr.startswith("Scan 1 · ")
+    assert "30 domains: " in collected.stderr  # the summary a local scan prints
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT domain, count(*) FROM domains GROUP BY domain").fetchall()
+        status = conn.execute("SELECT status FROM scans").fetchall()
+    assert sorted(d for d, _ in rows) == sorted(domains[:30])
+    assert {count for _, count in rows} == {1}
+    assert status == [("finished",)]
