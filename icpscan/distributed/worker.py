@@ -177,7 +177,8 @@ class Heartbeat(threading.Thread):
             pipe.execute()
 
     def run(self) -> None:
-        while not self.stopped.wait(max(0.2, self.lease / 3)):
+        # often enough for `icpscan status` to show a live rate, well inside the lease
+        while not self.stopped.wait(max(0.2, min(self.lease / 3, 2.0))):
             try:
                 self.beat()
             except RedisError as exc:
