@@ -28,7 +28,9 @@ from typing import Any
 
 import sqlite_utils
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from icpscan import store
 from icpscan.distributed import scanstate
@@ -341,12 +343,17 @@ class Collector:
 
     def _redis_failed(self, exc: RedisError) -> None:
         now = time.monotonic()
+        what = (
+            "unreachable"
+            if isinstance(exc, RedisConnectionError | RedisTimeoutError)
+            else "failing"
+        )
         if self.redis_lost_at is None:
             self.redis_lost_at = now
-            self.notice(f"redis unreachable ({describe(exc)}); retrying")
+            self.notice(f"redis {what} ({describe(exc)}); retrying")
         elif now - self.redis_lost_at > self.patience:
             raise DistributedError(
-                f"redis unreachable for {self.patience:.0f} s ({describe(exc)}); the scan is"
+                f"redis {what} for {self.patience:.0f} s ({describe(exc)}); the scan is"
                 " resumable: run the same command with --resume"
             ) from None
         time.sleep(min(5.0, 0.5 + (now - self.redis_lost_at) / 4))
