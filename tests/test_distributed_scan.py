@@ -167,7 +167,7 @@ def distributed(world, redis_server, tmp_path_factory):
 
     def holding():
         for name in client.smembers(keys.workers):
-            if client.llen(keys.processing(name.decode())) > 0:
+            if client.llen(keys.processing(name.decode())) >= 4:
                 return name.decode()
         return None
 
