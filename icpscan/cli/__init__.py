@@ -36,7 +36,20 @@ def cli() -> None:
 
 def _register_commands() -> None:
     # Each command lives in its own module; importing it attaches it to the group.
-    from icpscan.cli import data, demo, diff, export, extract, locate, report, sandbox, scan  # noqa: F401
+    from icpscan.cli import (  # noqa: F401
+        collect,
+        data,
+        demo,
+        diff,
+        export,
+        extract,
+        locate,
+        report,
+        sandbox,
+        scan,
+        status,
+        worker,
+    )
 
 
 _register_commands()

@@ -138,6 +138,15 @@ output_option = grouped("Output")
 )
 @run_option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
             show_default="CPU count", help="Worker processes (one crawler each).")  # fmt: skip
+@run_option("--redis", "redis_url", metavar="URL",
+            help="Distributed scan through Redis (redis://HOST:PORT/DB; the 'distributed' extra): "
+            "this process feeds and collects, 'icpscan worker --redis URL' crawls.")  # fmt: skip
+@run_option("--role", type=click.Choice(["feeder"]), default="feeder", show_default=True,
+            help="With --redis: the feeder queues INPUT, collects results into --db and "
+            "finishes the scan (--workers is then unused).")  # fmt: skip
+@run_option("--network-rate", type=click.FloatRange(min=0), default=10.0, show_default=True,
+            help="With --redis: requests/s to one /24 (IPv6 /48) shared by all workers; 0 = "
+            "off.")  # fmt: skip
 @run_option(
     "--loopback-only",
     is_flag=True,
@@ -188,8 +197,13 @@ def scan_command(input_path: str, **options: Any) -> int:
         options={k: _plain(v) for k, v in options.items()},
     )
     console = _console(options["quiet"])
+    runner = run_scan
+    if options["redis_url"]:
+        from icpscan.cli.distributed import feeder_runner  # needs the 'distributed' extra
+
+        runner = feeder_runner(options, console)
     try:
-        outcome = _run(request, console)
+        outcome = _run(request, console, runner)
     except InputFileError as exc:
         raise InputError(str(exc)) from exc
     except (ScanError, store.StoreError) as exc:
@@ -305,7 +319,7 @@ def _console(quiet: bool) -> Any:
     return Console(stderr=True)
 
 
-def _run(request: ScanRequest, console: Any) -> Any:
+def _run(request: ScanRequest, console: Any, runner: Any = run_scan) -> Any:
     def report_invalid(item: InvalidLine) -> None:
         if console is not None:
             from rich.text import Text
@@ -313,7 +327,7 @@ def _run(request: ScanRequest, console: Any) -> Any:
             console.print(Text(f"line {item.line}: {item.message} ({item.reason})", style="yellow"))
 
     if console is None or not sys.stderr.isatty():
-        return run_scan(request, on_invalid=report_invalid)
+        return runner(request, on_invalid=report_invalid)
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -340,4 +354,4 @@ def _run(request: ScanRequest, console: Any) -> Any:
             rate = progress.done / elapsed if elapsed else 0.0
             bar.update(task, completed=progress.done, total=total, rate=rate)
 
-        return run_scan(request, on_progress=on_progress, on_invalid=report_invalid)
+        return runner(request, on_progress=on_progress, on_invalid=report_invalid)
