@@ -231,7 +231,7 @@ def apply_scan_wide_findings(db: sqlite_utils.Database, scan_id: int) -> int:
 # -- the scan ----------------------------------------------------------------------------------
 
 
-def _data_versions() -> dict[str, Any]:
+def data_versions() -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions: dict[str, Any] = {}
@@ -250,7 +250,7 @@ def _open_scan(db: sqlite_utils.Database, request: ScanRequest) -> tuple[int, in
             db,
             input_name=request.input,
             options=request.options,
-            data_versions=_data_versions(),
+            data_versions=data_versions(),
         )
         return scan_id, 0, False
     wanted = request.resume_scan_id or store.latest_scan_id(db, unfinished=True)

@@ -125,7 +125,7 @@ class ScanConfig:
         )
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL this worker when the scan process dies (no orphans writing on)."""
     try:
         import ctypes
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m icpscan.worker CONFIG.json WORKER-NAME", file=sys.stderr)
         return 2
-    _die_with_parent()
+    die_with_parent()
     config = ScanConfig.from_file(Path(args[0]))
     run_sqlite_worker(config, args[1])
     return 0

@@ -41,7 +41,7 @@ from icpscan.scan import (
     ScanError,
     ScanOutcome,
     ScanRequest,
-    _data_versions,
+    data_versions,
 )
 from icpscan.targets import InvalidLine, read_targets
 
@@ -231,7 +231,7 @@ def _open_scan(
         options = {k: v for k, v in request.options.items() if k != "redis_url"}
         options.update(redis=redact(redis_url), redis_scan=token)
         created = store.create_scan(
-            db, input_name=request.input, options=options, data_versions=_data_versions()
+            db, input_name=request.input, options=options, data_versions=data_versions()
         )
         return created, 0, token, False
     scan_id = request.resume_scan_id or store.latest_scan_id(db, unfinished=True)

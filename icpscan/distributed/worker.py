@@ -405,7 +405,7 @@ def _log_to_stderr() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from icpscan.worker import _die_with_parent
+    from icpscan.worker import die_with_parent
 
     args = sys.argv[1:] if argv is None else argv
     url = os.environ.get(REDIS_URL_ENV, "")
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    _die_with_parent()
+    die_with_parent()
     _log_to_stderr()
     lease = float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE)
     try:
