@@ -153,6 +153,12 @@ class Farm:
     def running(self) -> bool:
         return self._ready.is_set() and self._thread is not None and self._thread.is_alive()
 
+    def prewarm_certificates(self) -> int:
+        """Issue every HTTPS host's certificate now (benchmarks: see SandboxCA.prewarm)."""
+        return self.certs.prewarm(
+            (name.lower(), host.cert) for name, host in self.world.hosts.items() if host.https
+        )
+
     # -- lifecycle --
 
     def start(self) -> Farm:
