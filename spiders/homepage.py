@@ -41,7 +41,12 @@ from icpscan.crawl.handler import (
     META_TLS,
 )
 from icpscan.crawl.job import DomainFetch, FetchJob, PageFacts, invalid_host_reason
-from icpscan.crawl.redirects import REDIRECT_STATUSES, find_html_redirect, resolve_location
+from icpscan.crawl.redirects import (
+    REDIRECT_STATUSES,
+    find_html_redirect,
+    may_hold_html_redirect,
+    resolve_location,
+)
 from icpscan.models import FetchedPage, FetchError, FetchErrorKind, HopKind
 
 logger = logging.getLogger(__name__)
@@ -178,7 +183,11 @@ class HomepageSpider(Spider):
         facts.body_size = len(body)
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         facts.is_html = is_html(content_type, body)
-        if facts.is_html and isinstance(response, TextResponse):
+        if (
+            facts.is_html
+            and isinstance(response, TextResponse)
+            and may_hold_html_redirect(response.body)
+        ):
             redirect = find_html_redirect(response.text, response.url)
             if redirect is not None:
                 return self._follow(fetch, redirect.kind, status, redirect.url, facts)
