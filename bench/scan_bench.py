@@ -6,7 +6,8 @@ grandchild (:class:`~icpscan.sandbox.dns_process.DnsServerProcess`) -- so it com
 scanner only for the CPU it really uses. Then, in the same run and on the same domains:
 
 * ``icpscan scan`` end to end (resolve, locate, fetch, extract, assess, store in SQLite),
-  ``--workers`` processes (default: every core) -- the real command, as a user runs it;
+  ``--workers`` processes (default: every core) -- the real command, as a user runs it on a
+  large list: ``--format jsonl -o results.jsonl`` (the terminal table costs ~0.6 ms a row);
 * the naive baseline: requests + ThreadPoolExecutor + BeautifulSoup, dnspython's sync resolver
   pointed at the sandbox DNS, ipwhois ``IPASN`` (``asn_methods=["dns"]``) through the sandbox's
   Team-Cymru zone; requests land on the farm through the same connect-to rules (a transport
@@ -64,9 +65,10 @@ def serve(directory: Path, sites: int, seed: int, prewarm: bool) -> None:
     dns = DnsServerProcess(scenario.world).start()
     farm = Farm(scenario.world, state_dir=directory)
     issued = farm.prewarm_certificates() if prewarm else 0
+    bodies = farm.prewarm_bodies() if prewarm else 0
     farm.start()
     farm.write_connect_to_file(directory / "connect-to.txt")
-    ready = {"nameserver": f"127.0.0.1:{dns.port}", "dns_pid": dns.pid, "issued": issued}
+    ready = {"nameserver": f"127.0.0.1:{dns.port}", "dns_pid": dns.pid, "issued": issued, "bodies": bodies}
     print(json.dumps(ready), flush=True)
     try:
         sys.stdin.read()  # until the parent closes the pipe (or dies)
@@ -135,6 +137,7 @@ class TreeSampler(threading.Thread):
         self.interval = interval
         self.peak_total = 0
         self.peak_each: dict[str, int] = {}
+        self.cpu_each: dict[int, tuple[str, float]] = {}  # last CPU seconds seen per process
         self.stop_event = threading.Event()
 
     def run(self) -> None:
@@ -154,9 +157,11 @@ class TreeSampler(threading.Thread):
                 try:
                     rss = proc.memory_info().rss
                     name = _role(proc.cmdline())
+                    times = proc.cpu_times()
                 except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                     continue
                 total += rss
+                self.cpu_each[proc.pid] = (name, times.user + times.system)
                 self.peak_each[name] = max(self.peak_each.get(name, 0), rss)
             self.peak_total = max(self.peak_total, total)
             self.stop_event.wait(self.interval)
@@ -191,8 +196,14 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, Any]:
         stderr.seek(0)
         raise SystemExit(f"{' '.join(command[:4])} failed:\n{stderr.read().decode()[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu_by_role: dict[str, float] = {}
+    if os.environ.get("SCAN_BENCH_DEBUG"):
+        print(sampler.cpu_each, file=sys.stderr)
+    for role, seconds in sampler.cpu_each.values():
+        key = "workers" if role.startswith("worker") else role
+        cpu_by_role[key] = cpu_by_role.get(key, 0.0) + seconds
     return {"wall": wall, "cpu": cpu, "peak_total": sampler.peak_total,
-            "peak_each": sampler.peak_each, "stdout": stdout}  # fmt: skip
+            "peak_each": sampler.peak_each, "cpu_by_role": cpu_by_role, "stdout": stdout}  # fmt: skip
 
 
 # -- the naive baseline -----------------------------------------------------------------------
@@ -369,14 +380,15 @@ def main() -> None:
     started = time.perf_counter()
     box = SandboxProcess(directory, args.sites, args.seed, prewarm=not args.cold_certs)
     print(f"  sandbox ready in {time.perf_counter() - started:.1f}s "
-          f"({box.info['issued']} certificates issued before the clock)")  # fmt: skip
+          f"({box.info['issued']} certificates issued and {box.info['bodies']} pages built "
+          "before the clock)")  # fmt: skip
     try:
         sandbox_cpu = box.cpu_seconds()
         db = directory / "bench.db"
         scan = run_measured(
             [sys.executable, "-m", "icpscan", "scan", str(directory / "domains.txt"),
-             "--db", str(db), "-q", "--workers", str(args.workers), *box.scan_args(),
-             *args.scan_option],
+             "--db", str(db), "-q", "--workers", str(args.workers), "--format", "jsonl",
+             "-o", str(directory / "results.jsonl"), *box.scan_args(), *args.scan_option],
             env,
         )  # fmt: skip
         sandbox_scan_cpu = box.cpu_seconds() - sandbox_cpu
@@ -386,6 +398,8 @@ def main() -> None:
               f"CPU {scan['cpu']:.1f}s ({1000 * scan['cpu'] / args.sites:.2f} ms/domain); "
               f"sandbox CPU {sandbox_scan_cpu:.1f}s "
               f"({1000 * sandbox_scan_cpu / args.sites:.2f} ms/domain)")  # fmt: skip
+        print("  CPU by process (last sample, so slightly low): " + ", ".join(
+            f"{role} {seconds:.1f}s" for role, seconds in sorted(scan["cpu_by_role"].items())))
         print(f"  peak RSS: {scan['peak_total'] / 2**20:.0f} MB total; "
               + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(scan["peak_each"].items())))
         print(f"  check: {records} records, {distinct} distinct domains, "
