@@ -263,7 +263,7 @@ class Resolver:
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
-        cache_size: int = 500_000,
+        cache_size: int = 20_000,  # answers (~1 KB each): repeats are near in time
     ) -> None:
         servers = tuple(
             ns if isinstance(ns, Nameserver) else Nameserver.parse(ns) for ns in nameservers
