@@ -111,11 +111,29 @@ def measure(size: int, workers: int, seed: int) -> dict[str, int]:
         started = time.perf_counter()
         with (directory / "domains.txt").open("rb") as domains, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "icpscan", "scan", "-", "--db", str(db), "-q",
-                 "--workers", str(workers), "--format", "jsonl", "-o", os.devnull,
-                 *box.scan_args()],
-                cwd=REPO_ROOT, env=env, stdin=domains, stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "icpscan",
+                    "scan",
+                    "-",
+                    "--db",
+                    str(db),
+                    "-q",
+                    "--workers",
+                    str(workers),
+                    "--format",
+                    "jsonl",
+                    "-o",
+                    os.devnull,
+                    *box.scan_args(),
+                ],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=domains,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
             timeline = Timeline(proc.pid, db)
             timeline.start()
             code = proc.wait()
@@ -125,7 +143,8 @@ def measure(size: int, workers: int, seed: int) -> dict[str, int]:
                 raise SystemExit(f"scan failed:\n{err.read().decode()[-3000:]}")
         wall = time.perf_counter() - started
         conn = sqlite3.connect(db)
-        stored, distinct = conn.execute("SELECT count(*), count(DISTINCT domain) FROM domains").fetchone()
+        counts = "SELECT count(*), count(DISTINCT domain) FROM domains"
+        stored, distinct = conn.execute(counts).fetchone()
         conn.close()
     finally:
         box.stop()
@@ -148,10 +167,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     results = [(size, measure(size, args.workers, args.seed)) for size in args.sizes]
-    print("memory_bench: peak_rss " + "; ".join(
-        f"parent {r['parent'] / MB:.0f} MB, worker {r['worker'] / MB:.0f} MB at {size}"
-        for size, r in results
-    ))  # fmt: skip
+    print(
+        "memory_bench: peak_rss "
+        + "; ".join(
+            f"parent {r['parent'] / MB:.0f} MB, worker {r['worker'] / MB:.0f} MB at {size}"
+            for size, r in results
+        )
+    )
 
 
 if __name__ == "__main__":

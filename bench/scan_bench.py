@@ -68,7 +68,12 @@ def serve(directory: Path, sites: int, seed: int, prewarm: bool) -> None:
     bodies = farm.prewarm_bodies() if prewarm else 0
     farm.start()
     farm.write_connect_to_file(directory / "connect-to.txt")
-    ready = {"nameserver": f"127.0.0.1:{dns.port}", "dns_pid": dns.pid, "issued": issued, "bodies": bodies}
+    ready = {
+        "nameserver": f"127.0.0.1:{dns.port}",
+        "dns_pid": dns.pid,
+        "issued": issued,
+        "bodies": bodies,
+    }
     print(json.dumps(ready), flush=True)
     try:
         sys.stdin.read()  # until the parent closes the pipe (or dies)
@@ -80,11 +85,22 @@ def serve(directory: Path, sites: int, seed: int, prewarm: bool) -> None:
 class SandboxProcess:
     def __init__(self, directory: Path, sites: int, seed: int, prewarm: bool) -> None:
         self.directory = directory
-        self.proc = subprocess.Popen(  # noqa: S603 - this script, this interpreter
-            [sys.executable, __file__, "--serve", str(directory), "--sites", str(sites),
-             "--seed", str(seed), *(["--prewarm"] if prewarm else [])],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(directory),
+                "--sites",
+                str(sites),
+                "--seed",
+                str(seed),
+                *(["--prewarm"] if prewarm else []),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
@@ -97,11 +113,14 @@ class SandboxProcess:
 
     def scan_args(self) -> list[str]:
         return [
-            "--nameserver", self.nameserver,
-            "--connect-to-file", str(self.directory / "connect-to.txt"),
-            "--ca-bundle", str(self.directory / "ca.pem"),
+            "--nameserver",
+            self.nameserver,
+            "--connect-to-file",
+            str(self.directory / "connect-to.txt"),
+            "--ca-bundle",
+            str(self.directory / "ca.pem"),
             "--loopback-only",
-        ]  # fmt: skip
+        ]
 
     def cpu_seconds(self) -> float:
         import psutil
@@ -183,18 +202,25 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run ``command``; wall time, CPU of the whole tree (rusage of waited children), RSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    stderr = tempfile.TemporaryFile()
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=stderr, stdin=subprocess.DEVNULL, text=True)  # fmt: skip
-    sampler = TreeSampler(proc.pid)
-    sampler.start()
-    stdout, _ = proc.communicate()
-    wall = time.perf_counter() - started
-    sampler.stop()
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        wall = time.perf_counter() - started
+        sampler.stop()
+        if proc.returncode != 0:
+            stderr.seek(0)
+            raise SystemExit(f"{' '.join(command[:4])} failed:\n{stderr.read().decode()[-3000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        stderr.seek(0)
-        raise SystemExit(f"{' '.join(command[:4])} failed:\n{stderr.read().decode()[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     cpu_by_role: dict[str, float] = {}
     if os.environ.get("SCAN_BENCH_DEBUG"):
@@ -202,8 +228,14 @@ def run_measured(command: list[str], env: dict[str, str]) -> dict[str, Any]:
     for role, seconds in sampler.cpu_each.values():
         key = "workers" if role.startswith("worker") else role
         cpu_by_role[key] = cpu_by_role.get(key, 0.0) + seconds
-    return {"wall": wall, "cpu": cpu, "peak_total": sampler.peak_total,
-            "peak_each": sampler.peak_each, "cpu_by_role": cpu_by_role, "stdout": stdout}  # fmt: skip
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "peak_total": sampler.peak_total,
+        "peak_each": sampler.peak_each,
+        "cpu_by_role": cpu_by_role,
+        "stdout": stdout,
+    }
 
 
 # -- the naive baseline -----------------------------------------------------------------------
@@ -284,7 +316,7 @@ def baseline(directory: Path, nameserver: str, threads: int, limit: int) -> None
         s = session()
         try:
             row["ips"] = [r.address for r in local.resolver.resolve(domain, "A")]
-        except Exception as exc:  # noqa: BLE001 - a naive script records and goes on
+        except Exception as exc:
             row["dns_error"] = type(exc).__name__
             return row
         try:
@@ -292,20 +324,24 @@ def baseline(directory: Path, nameserver: str, threads: int, limit: int) -> None
                 asn_methods=["dns"], get_asn_description=False, retry_count=1
             )
             row["asn"], row["asn_country"] = asn["asn"], asn["asn_country_code"]
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             row["asn_error"] = type(exc).__name__
         for url in (f"https://{domain}/", f"http://{domain}/"):
             try:
                 response = s.get(url, timeout=10, verify=ca_file)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 row["fetch_error"] = type(exc).__name__
                 continue
             soup = BeautifulSoup(response.text, "lxml")
             text = soup.get_text(" ")
-            row.update(status=response.status_code, url=response.url,
-                       title=soup.title.string if soup.title else None,
-                       icp=ICP_TEXT.findall(text), psb=PSB_TEXT.findall(text),
-                       links=len(soup.find_all("a")))  # fmt: skip
+            row.update(
+                status=response.status_code,
+                url=response.url,
+                title=soup.title.string if soup.title else None,
+                icp=ICP_TEXT.findall(text),
+                psb=PSB_TEXT.findall(text),
+                links=len(soup.find_all("a")),
+            )
             break
         return row
 
@@ -353,14 +389,23 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--baseline-sites", type=int, default=None,
-                        help="domains for the baseline (default: all; it is ~10x slower)")  # fmt: skip
+    parser.add_argument(
+        "--baseline-sites",
+        type=int,
+        default=None,
+        help="domains for the baseline (default: all; it is ~10x slower)",
+    )
     parser.add_argument("--baseline-threads", type=int, default=32)
     parser.add_argument("--skip-baseline", action="store_true")
-    parser.add_argument("--cold-certs", action="store_true",
-                        help="let the farm issue certificates during the scan")  # fmt: skip
-    parser.add_argument("--scan-option", action="append", default=[],
-                        help="extra option for icpscan scan (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--cold-certs", action="store_true", help="let the farm issue certificates during the scan"
+    )
+    parser.add_argument(
+        "--scan-option",
+        action="append",
+        default=[],
+        help="extra option for icpscan scan (repeatable)",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="keep the files here")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--prewarm", action="store_true", help=argparse.SUPPRESS)
@@ -368,42 +413,73 @@ def main() -> None:
     parser.add_argument("--nameserver", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        return serve(args.serve, args.sites, args.seed, args.prewarm)
+        serve(args.serve, args.sites, args.seed, args.prewarm)
+        return
     if args.baseline:
-        return baseline(args.baseline, args.nameserver, args.baseline_threads, args.sites)
+        baseline(args.baseline, args.nameserver, args.baseline_threads, args.sites)
+        return
 
     directory = Path(tempfile.mkdtemp(prefix="scan-bench-"))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    print(f"scan_bench: {args.sites} sites (profile bench, seed {args.seed}), "
-          f"{args.workers} workers, {os.cpu_count()} CPUs; sandbox in its own processes")  # fmt: skip
+    print(
+        f"scan_bench: {args.sites} sites (profile bench, seed {args.seed}), "
+        f"{args.workers} workers, {os.cpu_count()} CPUs; sandbox in its own processes"
+    )
     started = time.perf_counter()
     box = SandboxProcess(directory, args.sites, args.seed, prewarm=not args.cold_certs)
-    print(f"  sandbox ready in {time.perf_counter() - started:.1f}s "
-          f"({box.info['issued']} certificates issued and {box.info['bodies']} pages built "
-          "before the clock)")  # fmt: skip
+    print(
+        f"  sandbox ready in {time.perf_counter() - started:.1f}s "
+        f"({box.info['issued']} certificates issued and {box.info['bodies']} pages built "
+        "before the clock)"
+    )
     try:
         sandbox_cpu = box.cpu_seconds()
         db = directory / "bench.db"
         scan = run_measured(
-            [sys.executable, "-m", "icpscan", "scan", str(directory / "domains.txt"),
-             "--db", str(db), "-q", "--workers", str(args.workers), "--format", "jsonl",
-             "-o", str(directory / "results.jsonl"), *box.scan_args(), *args.scan_option],
+            [
+                sys.executable,
+                "-m",
+                "icpscan",
+                "scan",
+                str(directory / "domains.txt"),
+                "--db",
+                str(db),
+                "-q",
+                "--workers",
+                str(args.workers),
+                "--format",
+                "jsonl",
+                "-o",
+                str(directory / "results.jsonl"),
+                *box.scan_args(),
+                *args.scan_option,
+            ],
             env,
-        )  # fmt: skip
+        )
         sandbox_scan_cpu = box.cpu_seconds() - sandbox_cpu
         records, distinct, problems = check_scan(db, directory / "truth.jsonl")
         rate = args.sites / scan["wall"]
-        print(f"icpscan scan: {args.sites} domains in {scan['wall']:.1f}s = {rate:.0f} dom/s; "
-              f"CPU {scan['cpu']:.1f}s ({1000 * scan['cpu'] / args.sites:.2f} ms/domain); "
-              f"sandbox CPU {sandbox_scan_cpu:.1f}s "
-              f"({1000 * sandbox_scan_cpu / args.sites:.2f} ms/domain)")  # fmt: skip
-        print("  CPU by process (last sample, so slightly low): " + ", ".join(
-            f"{role} {seconds:.1f}s" for role, seconds in sorted(scan["cpu_by_role"].items())))
-        print(f"  peak RSS: {scan['peak_total'] / 2**20:.0f} MB total; "
-              + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(scan["peak_each"].items())))
-        print(f"  check: {records} records, {distinct} distinct domains, "
-              f"{len(problems)} differ from the truth (region, reached)")  # fmt: skip
+        print(
+            f"icpscan scan: {args.sites} domains in {scan['wall']:.1f}s = {rate:.0f} dom/s; "
+            f"CPU {scan['cpu']:.1f}s ({1000 * scan['cpu'] / args.sites:.2f} ms/domain); "
+            f"sandbox CPU {sandbox_scan_cpu:.1f}s "
+            f"({1000 * sandbox_scan_cpu / args.sites:.2f} ms/domain)"
+        )
+        print(
+            "  CPU by process (last sample, so slightly low): "
+            + ", ".join(
+                f"{role} {seconds:.1f}s" for role, seconds in sorted(scan["cpu_by_role"].items())
+            )
+        )
+        print(
+            f"  peak RSS: {scan['peak_total'] / 2**20:.0f} MB total; "
+            + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(scan["peak_each"].items()))
+        )
+        print(
+            f"  check: {records} records, {distinct} distinct domains, "
+            f"{len(problems)} differ from the truth (region, reached)"
+        )
         for problem in problems[:10]:
             print(f"    {problem}")
         base_rate = 0.0
@@ -411,28 +487,41 @@ def main() -> None:
             limit = min(args.sites, args.baseline_sites or args.sites)
             sandbox_cpu = box.cpu_seconds()
             base = run_measured(
-                [sys.executable, __file__, "--baseline", str(directory), "--nameserver",
-                 box.nameserver, "--sites", str(limit), "--baseline-threads",
-                 str(args.baseline_threads)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--baseline",
+                    str(directory),
+                    "--nameserver",
+                    box.nameserver,
+                    "--sites",
+                    str(limit),
+                    "--baseline-threads",
+                    str(args.baseline_threads),
+                ],
                 env,
-            )  # fmt: skip
+            )
             sandbox_base_cpu = box.cpu_seconds() - sandbox_cpu
             result = json.loads(base["stdout"].strip().splitlines()[-1])
             base_rate = result["domains"] / base["wall"]
-            print(f"baseline (requests + {args.baseline_threads} threads + BeautifulSoup + "
-                  f"dnspython + ipwhois): {result['domains']} domains in {base['wall']:.1f}s = "
-                  f"{base_rate:.0f} dom/s; CPU {base['cpu']:.1f}s "
-                  f"({1000 * base['cpu'] / result['domains']:.2f} ms/domain); sandbox CPU "
-                  f"{sandbox_base_cpu:.1f}s; peak RSS {base['peak_total'] / 2**20:.0f} MB; "
-                  f"{result['fetched']} fetched, {result['with_icp']} with an ICP number")  # fmt: skip
+            print(
+                f"baseline (requests + {args.baseline_threads} threads + BeautifulSoup + "
+                f"dnspython + ipwhois): {result['domains']} domains in {base['wall']:.1f}s = "
+                f"{base_rate:.0f} dom/s; CPU {base['cpu']:.1f}s "
+                f"({1000 * base['cpu'] / result['domains']:.2f} ms/domain); sandbox CPU "
+                f"{sandbox_base_cpu:.1f}s; peak RSS {base['peak_total'] / 2**20:.0f} MB; "
+                f"{result['fetched']} fetched, {result['with_icp']} with an ICP number"
+            )
     finally:
         box.stop()
         if args.keep:
             shutil.copytree(directory, args.keep, dirs_exist_ok=True)
         shutil.rmtree(directory, ignore_errors=True)
     ratio = rate / base_rate if base_rate else float("nan")
-    print(f"scan_bench: icpscan {rate:.0f} dom/s, baseline {base_rate:.0f} dom/s, "
-          f"ratio {ratio:.1f}, peak_rss {scan['peak_total'] / 2**20:.0f} MB")  # fmt: skip
+    print(
+        f"scan_bench: icpscan {rate:.0f} dom/s, baseline {base_rate:.0f} dom/s, "
+        f"ratio {ratio:.1f}, peak_rss {scan['peak_total'] / 2**20:.0f} MB"
+    )
 
 
 if __name__ == "__main__":
