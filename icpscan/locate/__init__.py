@@ -61,9 +61,9 @@ class LocateConfig:
     rdap_url: str | None = None  # RDAP base URL; None = no RDAP (the default)
     ranges_file: str | Path | None = None
     data_dir: str | Path | None = None
-    # Shared hosting repeats addresses, but a cache the size of the scan is a leak: 20k
-    # verdicts (~1.5 KB each) keep a worker's memory flat from 10k to 1M domains.
-    address_cache: int = 20_000
+    # Shared hosting repeats addresses (least recently used out), but a cache the size of the
+    # scan is a leak: 4k verdicts (~1.5 KB each) keep a worker flat from 10k to 1M domains.
+    address_cache: int = 4096
     sources: Sources | None = field(default=None, repr=False)
 
 
@@ -137,8 +137,9 @@ class Locator:
 
     async def address_info(self, address: str) -> tuple[AddressInfo, DnsFailure | None]:
         """Classify one address (with its Cymru record), cached for the run."""
-        cached = self._infos.get(address)
+        cached = self._infos.pop(address, None)
         if cached is not None:
+            self._infos[address] = cached  # most recently used last
             return cached
         record: AsnRecord | None = None
         failure: DnsFailure | None = None
