@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from test_scan_e2e import FAST, assert_matches_truth, run_icpscan, truth_of
@@ -37,3 +39,17 @@ def test_every_domain_once_whatever_the_worker_count(sandbox, tmp_path, workers)
     assert states == {"done": len(records)}
     # (which workers got work depends on start-up timing; each claim is by one of them)
     assert claimed_by and claimed_by <= {f"w{i}" for i in range(workers)}
+
+
+def test_the_command_keeps_pandas_out():
+    # sqlite-utils imports pandas/numpy when installed: 80 MB per process, unused by icpscan
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "icpscan", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
+    assert "sqlite_utils" in imported  # the importer of pandas ran...
+    assert not imported & {"pandas", "numpy", "pyarrow"}  # ...and found them absent
