@@ -2,6 +2,10 @@
 
 import sys
 
-from icpscan.cli import main
+from icpscan.lean import keep_unused_heavy_modules_out
+
+keep_unused_heavy_modules_out()
+
+from icpscan.cli import main  # noqa: E402 (after the heavy modules are kept out)
 
 sys.exit(main())

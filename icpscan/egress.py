@@ -15,6 +15,7 @@ Two separate mechanisms live here:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import sys
@@ -62,6 +63,7 @@ def forbidden_reason(address: str | IPAddress) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
@@ -105,11 +107,12 @@ class _Guard:
             return
         if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
             sock, address = args[0], args[-1]
-            family = getattr(sock, "family", None)
-            if family is not None and int(family) == 1:  # AF_UNIX
-                return
             if address is None:
                 return
+            if not isinstance(address, tuple):  # only AF_UNIX takes a non-tuple address
+                family = getattr(sock, "family", None)  # (a property building an enum: slow)
+                if family is not None and int(family) == 1:  # AF_UNIX
+                    return
             host = address[0] if isinstance(address, tuple) else str(address)
             if not is_loopback(str(host)):
                 self._violate(f"{event} to {address!r}")

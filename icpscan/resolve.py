@@ -263,7 +263,7 @@ class Resolver:
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
-        cache_size: int = 500_000,
+        cache_size: int = 8192,  # answers (~1 KB each), least recently used out
     ) -> None:
         servers = tuple(
             ns if isinstance(ns, Nameserver) else Nameserver.parse(ns) for ns in nameservers
@@ -315,8 +315,9 @@ class Resolver:
             return Lookup(None, DnsFailure(name, rtype, "error", str(exc), view.name))
         key = (qname, rdtype, view.name)
         self.stats.lookups += 1
-        cached = self._cache.get(key)
+        cached = self._cache.pop(key, None)
         if cached is not None:
+            self._cache[key] = cached  # most recently used last
             self.stats.cache_hits += 1
             return await asyncio.shield(cached)
         future: asyncio.Future[Lookup] = asyncio.get_running_loop().create_future()

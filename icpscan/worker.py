@@ -15,6 +15,12 @@ Run as ``python -m icpscan.worker CONFIG.json WORKER-NAME`` (the scan command do
 
 from __future__ import annotations
 
+# A worker process keeps unused heavy modules out before it imports the rest (icpscan.lean).
+if __name__ == "__main__":
+    from icpscan.lean import keep_unused_heavy_modules_out
+
+    keep_unused_heavy_modules_out()
+
 import asyncio
 import datetime
 import json

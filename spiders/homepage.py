@@ -41,7 +41,12 @@ from icpscan.crawl.handler import (
     META_TLS,
 )
 from icpscan.crawl.job import DomainFetch, FetchJob, PageFacts, invalid_host_reason
-from icpscan.crawl.redirects import REDIRECT_STATUSES, find_html_redirect, resolve_location
+from icpscan.crawl.redirects import (
+    REDIRECT_STATUSES,
+    find_html_redirect,
+    may_hold_html_redirect,
+    resolve_location,
+)
 from icpscan.models import FetchedPage, FetchError, FetchErrorKind, HopKind
 
 logger = logging.getLogger(__name__)
@@ -53,7 +58,7 @@ class HomepageSpider(Spider):
     name = "homepage"
     _max_redirects: int = 10
     _max_page_bytes: int = 2 * 1024 * 1024
-    _headers: dict[str, Any]
+    _headers: dict[str, Any] | None = None  # read on first use (see _read_settings)
 
     def __init__(
         self,
@@ -76,12 +81,6 @@ class HomepageSpider(Spider):
         spider: HomepageSpider = super().from_crawler(crawler, *args, **kwargs)
         if spider.jobs is None:
             spider.jobs = getattr(crawler, "icpscan_jobs", None)
-        settings = crawler.settings
-        spider._max_redirects = settings.getint("ICPSCAN_MAX_REDIRECTS", 10)
-        spider._max_page_bytes = settings.getint("ICPSCAN_MAX_PAGE_BYTES", 2 * 1024 * 1024)
-        headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))
-        headers["User-Agent"] = settings.get("USER_AGENT")
-        spider._headers = headers
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         return spider
 
@@ -107,12 +106,30 @@ class HomepageSpider(Spider):
             logger.exception("skipping a fetch job that could not be read: %r", job)
         return None
 
+    def _read_settings(self) -> dict[str, Any]:
+        """The request headers and limits, read once the settings are final.
+
+        Scrapy builds the spider (``from_crawler``) *before* it applies the add-ons' settings:
+        read there, the headers were Scrapy's defaults -- no ``Connection: close`` (every
+        connection then idled in the pool for 240 s: one file descriptor and ~80 KB per domain)
+        and Scrapy's User-Agent instead of icpscan's.
+        """
+        if self._headers is None:
+            settings = self.crawler.settings
+            self._max_redirects = settings.getint("ICPSCAN_MAX_REDIRECTS", 10)
+            self._max_page_bytes = settings.getint("ICPSCAN_MAX_PAGE_BYTES", 2 * 1024 * 1024)
+            headers = dict(settings.getdict("DEFAULT_REQUEST_HEADERS"))
+            headers["User-Agent"] = settings.get("USER_AGENT")
+            self._headers = headers
+        return self._headers
+
     def request_for_job(self, job: FetchJob | dict[str, Any] | str) -> Request:
         """The first request for one job (public: other feeders use it).
 
         A domain that cannot be fetched at all (empty, not a host name) still gets its record,
         through a ``data:`` request that needs no network.
         """
+        self._read_settings()
         fetch = DomainFetch(FetchJob.from_value(job), max_redirects=self._max_redirects)
         fetch.key = next(self._serial)
         self._pending[fetch.key] = fetch
@@ -178,7 +195,11 @@ class HomepageSpider(Spider):
         facts.body_size = len(body)
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         facts.is_html = is_html(content_type, body)
-        if facts.is_html and isinstance(response, TextResponse):
+        if (
+            facts.is_html
+            and isinstance(response, TextResponse)
+            and may_hold_html_redirect(response.body)
+        ):
             redirect = find_html_redirect(response.text, response.url)
             if redirect is not None:
                 return self._follow(fetch, redirect.kind, status, redirect.url, facts)
@@ -206,7 +227,7 @@ class HomepageSpider(Spider):
             url,
             callback=self.parse,
             errback=self.on_error,
-            headers=self._headers,
+            headers=self._read_settings(),
             dont_filter=True,
             meta={
                 META_FETCH: fetch,

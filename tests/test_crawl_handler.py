@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import tomllib
+from types import SimpleNamespace
 
 import scrapy
 import twisted
@@ -138,3 +139,19 @@ def test_retry_only_timeouts_and_resets():
     assert middleware.process_exception(request, EgressRefused("10.0.0.1")) is None
     dont = scrapy.Request("https://a.test/", meta={"dont_retry": True})
     assert middleware.process_exception(dont, DownloadTimeoutError("slow")) is None
+
+
+def test_https_connections_share_one_context_and_send_sni():
+    from scrapy.core.downloader.contextfactory import _ScrapyClientContextFactory
+
+    from icpscan.crawl.handler import CLIENT_TLS_GROUPS, _SharedContextPolicy
+
+    # what clientConnectionForTLS reads of the TLS protocol: its factory's wrapped factory
+    tls_protocol = SimpleNamespace(factory=SimpleNamespace(wrappedFactory=object()))
+    policy = _SharedContextPolicy.wrap(_ScrapyClientContextFactory())
+    assert isinstance(policy, _SharedContextPolicy)
+    first = policy.creatorForNetloc(b"a.test", 443).clientConnectionForTLS(tls_protocol)
+    second = policy.creatorForNetloc(b"b.test", 443).clientConnectionForTLS(tls_protocol)
+    assert first.get_context() is second.get_context()  # built once, not per connection
+    assert (first.get_servername(), second.get_servername()) == (b"a.test", b"b.test")
+    assert CLIENT_TLS_GROUPS.startswith(b"X25519:")

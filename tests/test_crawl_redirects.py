@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from icpscan.crawl.redirects import (
     HtmlRedirect,
     find_html_redirect,
+    may_hold_html_redirect,
     parse_refresh,
     resolve_location,
 )
@@ -218,3 +219,55 @@ def test_find_html_redirect_only_returns_absolute_http_urls(html):
     if redirect is not None:
         assert redirect.url.startswith(("http://", "https://"))
         assert redirect.url != PAGE
+
+
+_REDIRECT_PARTS = st.sampled_from(
+    [
+        "<script>",
+        "</script>",
+        "location",
+        "window.location.href",
+        " = ",
+        "'/x'",
+        '"http://b.test/"',
+        "<meta http-equiv=",
+        "REFRESH",
+        "Refresh",
+        "rEfReSh",
+        " content='0;url=/y'>",
+        "备案",
+        "京ICP备12345678号",
+        "<p>",
+        "{",
+        "}",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(_REDIRECT_PARTS, max_size=30).map("".join),
+    st.sampled_from(["utf-8", "gb18030", "big5", "utf-16", "utf-16-le", "utf-32"]),
+)
+def test_the_byte_check_never_hides_a_redirect(html, encoding):
+    # the spider skips decoding when the raw bytes cannot hold a redirect: that must never
+    # lose one, in any encoding a page may come in
+    body = html.encode(encoding, errors="xmlcharrefreplace")  # big5 has no 备
+    if find_html_redirect(html, PAGE) is not None:
+        assert may_hold_html_redirect(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<html><p>plain page</p></html>", False),
+        ("<p>京ICP备12345678号 北京</p>".encode("gb18030"), False),
+        (b"<script>location.href='/x'</script>", True),
+        (b"<META HTTP-EQUIV=REFRESH CONTENT=0;url=/y>", True),
+        (b"<p>Location: the office</p>", False),  # JavaScript's location is lower-case
+        ("<p>plain</p>".encode("utf-16"), True),  # BOM: decided on the text
+        ("<p>plain</p>".encode("utf-16-le"), True),  # NUL bytes: decided on the text
+    ],
+)
+def test_the_byte_check(body, expected):
+    assert may_hold_html_redirect(body) is expected

@@ -13,13 +13,14 @@ import pickle
 
 import pytest
 from scrapy import Request
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.request import request_from_dict
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from icpscan.crawl.addon import TUNED_SETTINGS
+from icpscan.crawl.addon import TUNED_SETTINGS, IcpscanAddon
 from icpscan.crawl.handler import META_ADDRESS, META_HEADERS, META_PEER, META_STATUS
 from icpscan.models import FetchedPage, FetchError, FetchErrorKind, Hop, HopKind
 from spiders.homepage import HomepageSpider
@@ -60,6 +61,17 @@ def test_requests_carry_the_pin_headers_and_state():
     assert request.headers[b"Connection"] == b"close"
     assert request.headers[b"User-Agent"].startswith(b"Mozilla/5.0 (compatible; icpscan/")
     assert request.headers[b"Accept-Encoding"] == b"gzip, deflate, br"
+
+
+def test_request_headers_come_from_the_add_on_applied_after_the_spider_is_built():
+    crawler = Crawler(HomepageSpider, {"ADDONS": {"icpscan.crawl.IcpscanAddon": 0}})
+    spider = HomepageSpider.from_crawler(crawler)  # Crawler.crawl() builds the spider first...
+    crawler.spider = spider
+    IcpscanAddon().update_settings(crawler.settings)  # ...and applies the add-ons' settings after
+    request = spider.request_for_job("a.test")
+    assert request.headers[b"Connection"] == b"close"  # else every connection idles in the pool
+    assert request.headers[b"User-Agent"].startswith(b"Mozilla/5.0 (compatible; icpscan/")
+    assert request.headers[b"Accept-Language"] == b"zh-CN,zh;q=0.9,en;q=0.8"
 
 
 def test_a_page_becomes_one_item_with_body_and_charset():
@@ -169,7 +181,8 @@ def test_an_internal_error_still_yields_the_domains_item(monkeypatch, caplog):
 
     monkeypatch.setattr("spiders.homepage.find_html_redirect", explode)
     with caplog.at_level(logging.ERROR):
-        item = spider.parse(_respond(request, body=b"<p>x</p>"))
+        # "location": the page passes the cheap byte check, so the redirect finder runs
+        item = spider.parse(_respond(request, body=b"<p>location</p>"))
     assert item.result.error == FetchError(
         FetchErrorKind.OTHER, "internal error: RuntimeError('bug')"
     )

@@ -181,6 +181,23 @@ def test_cache_hits_and_coalescing(nameserver, server):
     assert (stats.lookups, stats.cache_hits, stats.queries) == (12, 10, 2)
 
 
+def test_the_answer_cache_is_bounded_and_keeps_what_is_used(nameserver, server):
+    # a scan of a million domains must not keep a million answers; a hot name stays cached
+    async def action(resolver):
+        await resolver.lookup("mixed.test", "A")
+        await resolver.lookup("v6only.test", "AAAA")
+        await resolver.lookup("mixed.test", "A")  # a hit: now the most recently used
+        await resolver.lookup("www.wwwonly.test", "A")  # evicts v6only.test, not mixed.test
+        before = server.queries
+        await resolver.lookup("mixed.test", "A")
+        hot = server.queries - before
+        await resolver.lookup("v6only.test", "AAAA")
+        return hot, server.queries - before - hot, len(resolver._cache)
+
+    hot, evicted, size = run(_with_resolver(nameserver, action, cache_size=2))
+    assert (hot, evicted, size) == (0, 1, 2)
+
+
 def test_dead_nameserver_then_live_one(nameserver):
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
     silent.bind(("127.0.0.1", 0))

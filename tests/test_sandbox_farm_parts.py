@@ -241,6 +241,35 @@ def test_route_picks_scheme_path_and_falls_back_to_404():
 # -- certificates --------------------------------------------------------------------------------
 
 
+def test_prewarm_issues_every_certificate_before_the_first_handshake():
+    ca = SandboxCA(cache_size=2)
+    hosts = [("a.test", CertMode.VALID), ("b.test", CertMode.EXPIRED)]
+    hosts += [("c.test", CertMode.WRONG_NAME), ("d.test", CertMode.WRONG_NAME)]
+    assert ca.prewarm(hosts) == 3  # the wrong-name hosts share one certificate
+    assert ca.issued == 3
+    ca.context_for("a.test", CertMode.VALID)
+    ca.context_for("b.test", CertMode.EXPIRED)
+    assert ca.issued == 3  # served from the grown cache
+
+
+def test_prewarm_bodies_builds_and_compresses_each_page_once():
+    from icpscan.sandbox.farm import Farm
+
+    world = World(
+        hosts={
+            "a.test": Host(
+                http={"/": Response(body=lambda: b"<p>lazy</p>" * 50, encoding="gzip")},
+                https={"/": Response(body=b"<p>plain</p>")},
+            )
+        }
+    )
+    farm = Farm(world)
+    assert farm.prewarm_bodies() == 2
+    page = world.hosts["a.test"].http["/"]
+    assert page.body == b"<p>lazy</p>" * 50  # built once, kept as bytes
+    assert gzip.decompress(farm._state.encoded.get(page)) == page.body
+
+
 def test_certificate_cache_is_bounded():
     ca = SandboxCA(cache_size=2)
     first = ca.context_for("a.test", CertMode.VALID)

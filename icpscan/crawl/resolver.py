@@ -71,7 +71,7 @@ class DnsPythonResolver:
         nameservers: Sequence[str] | None = None,
         *,
         timeout: float = 4.0,
-        cache_size: int = 10_000,
+        cache_size: int = 2048,  # redirect hosts, looked up again within seconds
     ) -> None:
         if nameservers:
             self._resolver = dns.asyncresolver.Resolver(configure=False)

@@ -73,7 +73,10 @@ class _Anchor:
 
 
 def _anchor(literal: str, before: str = "", after: str | None = None, only_if: str = "") -> _Anchor:
-    return _Anchor(re.compile(literal), before, re.compile(after) if after else None, only_if)
+    # escaped: "${" and "{$" as patterns are an end-of-string anchor that never matches
+    return _Anchor(
+        re.compile(re.escape(literal)), before, re.compile(after) if after else None, only_if
+    )
 
 
 _ANCHORS = (

@@ -61,7 +61,9 @@ class LocateConfig:
     rdap_url: str | None = None  # RDAP base URL; None = no RDAP (the default)
     ranges_file: str | Path | None = None
     data_dir: str | Path | None = None
-    address_cache: int = 200_000
+    # Shared hosting repeats addresses (least recently used out), but a cache the size of the
+    # scan is a leak: 4k verdicts (~1.5 KB each) keep a worker flat from 10k to 1M domains.
+    address_cache: int = 4096
     sources: Sources | None = field(default=None, repr=False)
 
 
@@ -135,8 +137,9 @@ class Locator:
 
     async def address_info(self, address: str) -> tuple[AddressInfo, DnsFailure | None]:
         """Classify one address (with its Cymru record), cached for the run."""
-        cached = self._infos.get(address)
+        cached = self._infos.pop(address, None)
         if cached is not None:
+            self._infos[address] = cached  # most recently used last
             return cached
         record: AsnRecord | None = None
         failure: DnsFailure | None = None

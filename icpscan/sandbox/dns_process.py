@@ -89,6 +89,11 @@ class DnsServerProcess:
         return self._host, self.port
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id (benchmarks measure its CPU), None when not started."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def queries(self) -> int:
         count = self._command("queries")
         assert isinstance(count, int)
