@@ -16,28 +16,32 @@ Run as ``python -m icpscan.worker CONFIG.json WORKER-NAME`` (the scan command do
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime
 import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from icpscan import store
 from icpscan.assess import ExpectedFilings
 from icpscan.expected import read_expected
 from icpscan.locate import LocateConfig, Locator
-from icpscan.models import FetchedPage, HostingVerdict
-from icpscan.pipeline import build_result, fetch_pins, unresolved_verdict
+from icpscan.models import DomainResult, FetchedPage, FetchError, FetchErrorKind, HostingVerdict
+from icpscan.pipeline import build_result, dns_failure_detail, fetch_pins, unresolved_verdict
 from icpscan.resolve import Nameserver, Vantage
 
 log = logging.getLogger("icpscan.worker")
 
+EXIT_STORAGE = 3  # the dataset cannot be written: the scan stops instead of restarting us
 CLAIM_BATCH = 64
 FLUSH_RECORDS = 200
 FLUSH_SECONDS = 1.0
@@ -90,6 +94,7 @@ class ScanConfig:
             "ICPSCAN_ALLOW_PRIVATE": self.allow_private,
             "ICPSCAN_MAX_PAGE_BYTES": self.max_page_bytes,
             "ICPSCAN_MAX_REDIRECTS": self.max_redirects,
+            "ICPSCAN_DNS_TIMEOUT": self.dns_timeout * (self.dns_retries + 1),
             "DOWNLOAD_TIMEOUT": self.download_timeout,
             "CONCURRENT_REQUESTS": self.concurrent_requests,
             "CONCURRENT_REQUESTS_PER_DOMAIN": self.per_host_requests,
@@ -145,9 +150,26 @@ class ResultSink:
         self.written = 0
 
     def add(self, page: FetchedPage) -> None:
+        try:
+            result = self._build(page)
+        except Exception as exc:  # a bug may cost a domain its page, never its record
+            log.exception("judging %s failed", page.context.get("target"))
+            detail = f"internal error processing the page: {exc!r}"[:300]
+            failed = dataclasses.replace(
+                page.result, reached=False, error=FetchError(FetchErrorKind.OTHER, detail)
+            )
+            result = self._build(FetchedPage(failed, b"", None, page.context))
+        self.pending.append(result.to_json())
+        if (
+            len(self.pending) >= FLUSH_RECORDS
+            or time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def _build(self, page: FetchedPage) -> DomainResult:
         context = page.context
         verdict: HostingVerdict = context["verdict"]
-        result = build_result(
+        return build_result(
             domain=context["target"],
             display=context["display"],
             line=context["line"],
@@ -157,12 +179,6 @@ class ResultSink:
             today=self.today,
             scan_id=self.config.scan_id,
         )
-        self.pending.append(result.to_json())
-        if (
-            len(self.pending) >= FLUSH_RECORDS
-            or time.monotonic() - self.last_flush >= FLUSH_SECONDS
-        ):
-            self.flush()
 
     def flush(self) -> None:
         if self.pending:
@@ -180,7 +196,10 @@ class SqliteResultSink(ResultSink):
         self.db = store.open_db(config.db, create=False)
 
     def deliver(self, records: list[dict[str, Any]]) -> int:
-        return store.write_results(self.db, self.config.scan_id, records)
+        try:
+            return store.write_results(self.db, self.config.scan_id, records)
+        except sqlite3.Error as exc:  # raised inside Scrapy's item signal, which would log it
+            storage_failed(self.config.db, exc)
 
 
 class JobSource:
@@ -218,9 +237,28 @@ class JobSource:
                     await asyncio.sleep(IDLE_POLL_SECONDS)
                     continue
                 for job in await self._locate(locator, batch):
+                    page = self._unreachable(job)
+                    if page is not None:  # no address: the crawl would only fail slower
+                        self.sink.add(page)
+                        continue
                     yield job
         finally:
             await locator.close()
+
+    def _unreachable(self, job: dict[str, Any]) -> FetchedPage | None:
+        """The DNS-failure record of a job without any address (unless --resolve pins it)."""
+        from icpscan.crawl.connect_to import ConnectionOverrides
+        from icpscan.crawl.job import FetchJob, unreached_result
+
+        if job["address"] or job["pins"]:
+            return None
+        pins = ConnectionOverrides.parse([], self.config.resolve)
+        domain = job["domain"]
+        if any(pins.pinned_addresses(h, p) for h in (domain, f"www.{domain}") for p in (80, 443)):
+            return None
+        fetch_job = FetchJob.from_value(job)
+        error = FetchError(FetchErrorKind.DNS, dns_failure_detail(job["verdict"]))
+        return FetchedPage(unreached_result(fetch_job, error), b"", None, fetch_job.context)
 
     async def _locate(
         self, locator: Locator, batch: list[store.QueuedTarget]
@@ -253,13 +291,19 @@ class SqliteJobSource(JobSource):
         self.db = store.open_db(config.db, create=False)
 
     def claim(self, limit: int) -> list[store.QueuedTarget]:
-        return store.claim_targets(self.db, self.config.scan_id, self.worker, limit)
+        try:
+            return store.claim_targets(self.db, self.config.scan_id, self.worker, limit)
+        except sqlite3.Error as exc:
+            storage_failed(self.config.db, exc)
 
     def exhausted(self) -> bool:
-        scan = store.get_scan(self.db, self.config.scan_id)
-        if not (scan and scan["input_complete"]):
-            return False
-        return store.queue_counts(self.db, self.config.scan_id)["pending"] == 0
+        try:
+            scan = store.get_scan(self.db, self.config.scan_id)
+            if not (scan and scan["input_complete"]):
+                return False
+            return store.queue_counts(self.db, self.config.scan_id)["pending"] == 0
+        except sqlite3.Error as exc:
+            storage_failed(self.config.db, exc)
 
 
 def run_worker(config: ScanConfig, source: JobSource, sink: ResultSink) -> int:
@@ -277,14 +321,46 @@ def run_sqlite_worker(config: ScanConfig, worker: str) -> int:
     return run_worker(config, SqliteJobSource(config, worker, sink), sink)
 
 
+def storage_failure_file(config_path: Path, worker: str) -> Path:
+    """Where a worker that cannot write the dataset leaves the reason for the scan process."""
+    return config_path.with_name(f"{worker}.storage-error")
+
+
+_failure_file: Path | None = None
+
+
+def storage_failed(db: str, exc: BaseException) -> NoReturn:
+    """The dataset cannot be written (disk full, read-only...): leave the reason and exit now.
+
+    Nothing more can be stored, and SQLite has rolled the batch back, so the domains this worker
+    holds go back to the queue; exiting at once (not through Scrapy, which would log the error
+    and crawl on) lets the scan stop with one clear message.
+    """
+    message = str(store.write_failure(db, exc))
+    try:
+        if _failure_file is None:
+            raise OSError("no file for the reason")
+        _failure_file.write_text(message, encoding="utf-8")  # the scan prints it, once
+    except OSError:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"icpscan worker: {message}\n")
+            sys.stderr.flush()
+    os._exit(EXIT_STORAGE)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _failure_file
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m icpscan.worker CONFIG.json WORKER-NAME", file=sys.stderr)
         return 2
     _die_with_parent()
     config = ScanConfig.from_file(Path(args[0]))
-    run_sqlite_worker(config, args[1])
+    _failure_file = storage_failure_file(Path(args[0]), args[1])
+    try:
+        run_sqlite_worker(config, args[1])
+    except (sqlite3.Error, store.StoreError) as exc:
+        storage_failed(config.db, exc)
     return 0
 
 
