@@ -69,19 +69,21 @@ def utcnow() -> str:
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def dumps(value: Any) -> str:
     """Compact JSON, keys in record order, one line for every reader.
 
-    U+2028/2029 are escaped (``str.splitlines`` and JavaScript split on them). A lone surrogate
-    (a page had ``"\ud800"`` in a JSON string) cannot be stored as UTF-8: then everything
-    non-ASCII is escaped instead.
+    U+0085 (NEL), U+2028 and U+2029 are escaped: ``str.splitlines`` splits on all three (and
+    JavaScript on the last two), so a page title holding one would break a JSON line. A lone
+    surrogate (a page had ``"\ud800"`` in a JSON string) cannot be stored as UTF-8: then
+    everything non-ASCII is escaped instead.
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if _LONE_SURROGATE.search(text):
         return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text.translate(_LINE_BREAKS)
 
 
 @migrations()

@@ -228,7 +228,7 @@ _PRIVATE_ANSWERS = (
 
 _PRIVATE_REDIRECTS = (
     ("redirect_private_ip", "http://10.1.2.3/", "private"),
-    ("redirect_loopback", "http://127.0.0.1:8080/admin", "loopback"),
+    ("redirect_loopback", "http://127.0.0.1/admin", "loopback"),
     ("redirect_metadata", "http://169.254.169.254/latest/meta-data/", "cloud metadata"),
     ("redirect_v6_loopback", "http://[::1]/", "loopback"),
 )
@@ -501,7 +501,7 @@ def _hostile_cases(b: _Builder) -> None:
     )
     markup = (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>{title}</title>{head}</head><body>{body}</body></html>"
+        f"<title>{html.escape(title, quote=False)}</title>{head}</head><body>{body}</body></html>"
     )
     b.case(
         "hostile:markup",
