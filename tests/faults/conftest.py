@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -144,5 +145,5 @@ def lab_scan_allow_private(lab: Lab, tmp_path_factory) -> LabScan:
 
 
 def db_rows(db: Path, sql: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql, params).fetchall()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def stored_records(db_path: Path, scan_id: int | None = None) -> dict[str, dict]:
     """domain -> stored record JSON of one scan (the latest when not given)."""
-    with sqlite3.connect(db_path) as conn:
+    with closing(sqlite3.connect(db_path)) as conn:
         if scan_id is None:
             scan_id = conn.execute("SELECT max(id) FROM scans").fetchone()[0]
         rows = conn.execute(
