@@ -42,6 +42,7 @@ from icpscan.crawl.handler import (
 )
 from icpscan.crawl.job import DomainFetch, FetchJob, PageFacts, invalid_host_reason
 from icpscan.crawl.redirects import REDIRECT_STATUSES, find_html_redirect, resolve_location
+from icpscan.extract.decode import decode
 from icpscan.models import FetchedPage, FetchError, FetchErrorKind, HopKind
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class HomepageSpider(Spider):
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
         facts.is_html = is_html(content_type, body)
         if facts.is_html and isinstance(response, TextResponse):
-            redirect = find_html_redirect(response.text, response.url)
+            redirect = find_html_redirect(_page_text(response, content_type), response.url)
             if redirect is not None:
                 return self._follow(fetch, redirect.kind, status, redirect.url, facts)
         fetch.succeed(status)
@@ -263,6 +264,15 @@ class HomepageSpider(Spider):
                 fetch.fail(error, None)
                 items.append(self._item(fetch, PageFacts(), error))
         return items
+
+
+def _page_text(response: TextResponse, content_type: str) -> str:
+    """The page as text for redirect detection. A charset Python knows but cannot decode a page
+    with (``charset=zlib``, ``undefined``: Scrapy would raise) falls back to icpscan's decoder."""
+    try:
+        return response.text
+    except (LookupError, UnicodeError):
+        return decode(response.body, header_charset(content_type)).text
 
 
 def _read_jobs_file(path: Path) -> Iterable[Any]:

@@ -44,6 +44,13 @@ _SUPERSETS = {
     "utf_16_be": "utf-8",
 }
 # Labels Python does not know but pages use.
+# Python codecs that are no web page encoding: they fail on arbitrary bytes (undefined, idna,
+# punycode), or turn text into code (the escapes; UTF-7, which browsers refuse for XSS).
+# Bytes-to-bytes codecs (zlib, base64, hex, rot13...) are refused by their codec info.
+_NOT_PAGE_CODECS = frozenset(
+    {"undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf_7", "escape"}
+)
+
 _ALIASES = {
     "x-gbk": "gbk",
     "gb_2312-80": "gb2312",
@@ -114,10 +121,12 @@ def normalise_label(label: str | None) -> str | None:
     key = label.strip().strip("\"'").lower()
     key = _ALIASES.get(key, key)
     try:
-        name = codecs.lookup(key).name
+        info = codecs.lookup(key)
     except LookupError:
         return None
-    name = name.replace("-", "_")
+    name = info.name.replace("-", "_")
+    if not getattr(info, "_is_text_encoding", True) or name in _NOT_PAGE_CODECS:
+        return None  # a page may say charset=zlib: only encodings a browser offers count
     return _SUPERSETS.get(name, name.replace("_", "-"))
 
 

@@ -412,6 +412,10 @@ def _http_cases(b: _Builder) -> None:
         ("charset_header_utf16", "text/html; charset=utf-16", '<meta charset="utf-16">'),
         ("charset_meta_big5", "text/html", '<meta charset="big5">'),
         ("charset_garbage", 'text/html; charset="\x01\x02;;;"', '<meta charset="../../etc">'),
+        # codecs Python has but no page can be decoded with: they used to crash the decoders
+        ("charset_bytes_codec", "text/html; charset=zlib", '<meta charset="base64">'),
+        ("charset_undefined", "text/html", '<meta charset="undefined">'),
+        ("charset_utf7", "text/html; charset=utf-7", '<meta charset="utf-7">'),
     ):
         number = b.number()
         body = page(number, head=meta, body="<p>北京市海淀区中关村大街</p>").encode("gbk")

@@ -120,6 +120,9 @@ def test_non_html_bodies_are_never_read_for_numbers(lab, lab_scan, name, content
         "http:charset_header_utf16",
         "http:charset_meta_big5",
         "http:charset_garbage",
+        "http:charset_bytes_codec",
+        "http:charset_undefined",
+        "http:charset_utf7",
     ],
 )
 def test_a_lying_or_unknown_charset_loses_to_the_bytes(lab, lab_scan, name):
