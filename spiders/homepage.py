@@ -267,11 +267,11 @@ class HomepageSpider(Spider):
 
 
 def _page_text(response: TextResponse, content_type: str) -> str:
-    """The page as text for redirect detection. A charset Python knows but cannot decode a page
-    with (``charset=zlib``, ``undefined``: Scrapy would raise) falls back to icpscan's decoder."""
+    """The page as text for redirect detection. A charset Python cannot decode a page with
+    (``charset=zlib``, ``undefined``, a NUL: Scrapy would raise) falls back to icpscan's decoder."""
     try:
         return response.text
-    except (LookupError, UnicodeError):
+    except (LookupError, ValueError):  # UnicodeError is a ValueError; a NUL in the label too
         return decode(response.body, header_charset(content_type)).text
 
 

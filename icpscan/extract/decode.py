@@ -43,14 +43,18 @@ _SUPERSETS = {
     "utf_16_le": "utf-8",
     "utf_16_be": "utf-8",
 }
-# Labels Python does not know but pages use.
 # Python codecs that are no web page encoding: they fail on arbitrary bytes (undefined, idna,
-# punycode), or turn text into code (the escapes; UTF-7, which browsers refuse for XSS).
-# Bytes-to-bytes codecs (zlib, base64, hex, rot13...) are refused by their codec info.
+# punycode), turn text into code (the escapes; UTF-7, which browsers refuse for XSS), or are
+# not in the WHATWG Encoding Standard (UTF-32: only its BOM is honoured). Bytes-to-bytes codecs
+# (zlib, base64, hex, rot13...) are refused by their codec info.
 _NOT_PAGE_CODECS = frozenset(
-    {"undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf_7", "escape"}
-)
+    {
+        "undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf_7",
+        "escape", "utf_32", "utf_32_le", "utf_32_be",
+    }
+)  # fmt: skip
 
+# Labels Python does not know but pages use.
 _ALIASES = {
     "x-gbk": "gbk",
     "gb_2312-80": "gb2312",
@@ -122,7 +126,7 @@ def normalise_label(label: str | None) -> str | None:
     key = _ALIASES.get(key, key)
     try:
         info = codecs.lookup(key)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
     name = info.name.replace("-", "_")
     if not getattr(info, "_is_text_encoding", True) or name in _NOT_PAGE_CODECS:
