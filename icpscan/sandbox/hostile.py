@@ -446,6 +446,15 @@ def _http_cases(b: _Builder) -> None:
         Expect(True, numbers=(number,)),
         https={"/": _ok("<html><body>" + "<span><b>" * NESTING + footer(number))},
     )
+    # One tag of 800 KB of attribute-name letters with "ICP" every 400: the attribute regex
+    # used to re-read the rest of the run from every position (hours of CPU for this page).
+    number = b.number()
+    run = "<a " + ("a" * 400 + "ICP") * 2000 + ">x</a>"
+    b.case(
+        "http:attribute_run",
+        Expect(True, numbers=(number,)),
+        https={"/": _ok(page(number, body=run))},
+    )
     b.case(
         "http:long_digit_run",
         Expect(True, numbers=None),
