@@ -28,8 +28,9 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from icpscan import store
 from icpscan.assess import ExpectedFilings
@@ -38,6 +39,9 @@ from icpscan.locate import LocateConfig, Locator
 from icpscan.models import DomainResult, FetchedPage, FetchError, FetchErrorKind, HostingVerdict
 from icpscan.pipeline import build_result, dns_failure_detail, fetch_pins, unresolved_verdict
 from icpscan.resolve import Nameserver, Vantage
+
+if TYPE_CHECKING:
+    from icpscan.crawl.connect_to import ConnectionOverrides
 
 log = logging.getLogger("icpscan.worker")
 
@@ -245,14 +249,19 @@ class JobSource:
         finally:
             await locator.close()
 
+    @cached_property
+    def _resolve_pins(self) -> ConnectionOverrides:
+        from icpscan.crawl.connect_to import ConnectionOverrides
+
+        return ConnectionOverrides.parse([], self.config.resolve)
+
     def _unreachable(self, job: dict[str, Any]) -> FetchedPage | None:
         """The DNS-failure record of a job without any address (unless --resolve pins it)."""
-        from icpscan.crawl.connect_to import ConnectionOverrides
         from icpscan.crawl.job import FetchJob, unreached_result
 
         if job["address"] or job["pins"]:
             return None
-        pins = ConnectionOverrides.parse([], self.config.resolve)
+        pins = self._resolve_pins
         domain = job["domain"]
         if any(pins.pinned_addresses(h, p) for h in (domain, f"www.{domain}") for p in (80, 443)):
             return None
