@@ -30,6 +30,7 @@ from icpscan.sandbox.world import DnsName, Host, Response, World
 LAB_SUFFIX = "-lab.cn"  # every case is its own registrable domain: <slug>-lab.cn
 MAX_REDIRECTS = 10  # the scan's default bound (--max-redirects)
 PAGE_CAP = 2 * 1024 * 1024  # the scan's default page size cap (--max-page-size)
+DECOMPRESSION_CAP = 16 * 1024 * 1024  # the crawl's DOWNLOAD_MAXSIZE
 BOMB_SIZE = 1 << 30  # 1 GiB of zeros behind ~1 MB (gzip/deflate) or ~1 KB (brotli) on the wire
 HUGE_PAGE = 6 * 1024 * 1024
 NESTING = 100_000
@@ -334,12 +335,20 @@ def _http_cases(b: _Builder) -> None:
             Expect(False, "size", detail=r"decompress|DOWNLOAD_MAXSIZE|max"),
             https={"/": _ok(RepeatedBytes(BOMB_SIZE), encoding=coding)},
         )
+    # A compressed page is read up to the page cap; past the decompression cap (16 MiB) it
+    # is a bomb, whatever its ratio.
     number = b.number()
     big = page(number).replace("</body>", "<p>" + "y" * (5 * 1024 * 1024) + "</p></body>")
     b.case(
         "http:gzip_big_page",
         Expect(True, numbers=(number,), truncated=True, body_size=PAGE_CAP),
         https={"/": _ok(big, encoding="gzip")},
+    )
+    bigger = page(b.number()).replace("</body>", "<p>" + "y" * (20 * 1024 * 1024) + "</p></body>")
+    b.case(
+        "http:gzip_past_the_cap",
+        Expect(False, "size", detail=rf"exceeded DOWNLOAD_MAXSIZE \({DECOMPRESSION_CAP} B\)"),
+        https={"/": _ok(bigger, encoding="gzip")},
     )
     number = b.number()
     b.case(

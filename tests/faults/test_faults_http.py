@@ -54,7 +54,7 @@ def test_a_decompression_bomb_is_stopped_at_the_cap(lab, lab_scan, coding, compr
         f"Ignored response <200 https://{domain}/> because its body ({compressed} B compressed,"
     )
     assert fetch["error"]["detail"].endswith(
-        "exceeded DOWNLOAD_MAXSIZE (16777216 B) during decompression."
+        f"exceeded DOWNLOAD_MAXSIZE ({hostile.DECOMPRESSION_CAP} B) during decompression."
     )
     assert fetch["status"] == 200 and fetch["body_size"] == 0
 
