@@ -46,7 +46,6 @@ _WRITE_FAILURES = {
     "SQLITE_BUSY": "another process holds the database locked",
     "SQLITE_LOCKED": "another process holds the database locked",
     "SQLITE_CORRUPT": "the database file is damaged",
-    "SQLITE_NOTADB": "the file is not an SQLite database",
 }
 
 

@@ -314,8 +314,10 @@ def _read_only_run(directory: Path, command: list[str]) -> subprocess.CompletedP
     root ignores file modes, a read-only mount it cannot ignore)."""
     quoted = shlex.quote(str(directory))
     script = f"mount -o bind,ro {quoted} {quoted} && exec {shlex.join(command)}"
+    # root: a mount namespace; anyone else: a user namespace that maps them to root in it
+    namespace = ["--mount"] if os.geteuid() == 0 else ["--user", "--map-root-user", "--mount"]
     return subprocess.run(
-        ["unshare", "--mount", "sh", "-c", script],
+        ["unshare", *namespace, "sh", "-c", script],
         capture_output=True,
         text=True,
         env=os.environ,
