@@ -43,6 +43,17 @@ def fetch_pins(verdict: HostingVerdict) -> tuple[str | None, dict[str, str]]:
     return first, {}
 
 
+def dns_failure_detail(verdict: HostingVerdict) -> str:
+    """Why a domain without any address cannot be fetched, from the hosting stage's failures."""
+    failures = [f for f in verdict.errors if f.view == "default"] or list(verdict.errors)
+    failures.sort(key=lambda f: (f.name != verdict.domain, f.rtype != "A"))
+    if failures:
+        first = failures[0]
+        return f"{first.name}: {first.detail or first.error}"
+    claims = "; ".join(e.claim for e in verdict.evidence)
+    return f"{verdict.domain}: no address" + (f" ({claims})" if claims else "")
+
+
 def page_extraction(page: FetchedPage, today: datetime.date | None = None) -> Extraction:
     """Extract from a reached HTML page; anything else shows nothing."""
     result = page.result

@@ -421,6 +421,9 @@ class Resolver:
                 if chain:
                     detail += f" for {chain[-1]}"
                 return failed(_RCODE_ERRORS.get(reply.rcode, "error"), detail)
+            if len(chain) > MAX_CNAME_HOPS:
+                # the chain inside one answer went past the bound before reaching any record
+                return failed("error", f"CNAME chain longer than {MAX_CNAME_HOPS}")
             if not hops or reply.recursion_available:
                 # A recursive resolver (RA) has already chased the chain: the target has no
                 # records. Only an authoritative answer that stops at a CNAME is followed.

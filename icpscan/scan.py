@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from icpscan import egress, store
 from icpscan.assess import SharedNumberCandidate, find_shared_numbers
 from icpscan.models import FINDING_CODES, Severity, to_jsonable
 from icpscan.targets import InvalidLine, read_targets
-from icpscan.worker import ScanConfig
+from icpscan.worker import EXIT_STORAGE, ScanConfig, storage_failure_file
 
 ENQUEUE_BATCH = 2000
 POLL_SECONDS = 0.25
@@ -135,6 +136,8 @@ class _Workers:
         self.env = env
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.restarts = 0
+        self.idle_restarts = 0  # restarts after which no domain was stored
+        self.done_at_last_start = -1
         for index in range(count):
             self.start(f"w{index}")
 
@@ -154,8 +157,18 @@ class _Workers:
             if code is None:
                 continue
             del self.procs[name]
+            if code == EXIT_STORAGE:
+                raise self.storage_failure(name)
             (finished if code == 0 else died).append(name)
         return finished, died
+
+    def storage_failure(self, name: str) -> store.StoreError:
+        """The reason a worker could not write the dataset (it left it in a file)."""
+        try:
+            reason = storage_failure_file(self.config_path, name).read_text(encoding="utf-8")
+        except OSError:
+            reason = "a scan worker could not write to the database"
+        return store.StoreError(reason.strip())
 
     def stop(self, grace: float = 3.0) -> None:
         for proc in self.procs.values():
@@ -279,7 +292,10 @@ def run_scan(
 ) -> ScanOutcome:
     """Run (or resume) a scan to completion; raises ScanError / store.StoreError / input errors."""
     db = store.open_db(request.config.db)
-    scan_id, skip, resumed = _open_scan(db, request)
+    try:
+        scan_id, skip, resumed = _open_scan(db, request)
+    except sqlite3.Error as exc:  # e.g. a read-only database: the scan row cannot be written
+        raise store.write_failure(request.config.db, exc) from exc
     request.config.scan_id = scan_id
     loader = None
     if skip >= 0:
@@ -296,14 +312,20 @@ def run_scan(
         workers = _Workers(config_path, max(1, request.workers), env)
         try:
             _watch(db, scan_id, loader, workers, on_progress)
-        except BaseException:
+        except BaseException as exc:
             workers.stop()
-            store.finish_scan(db, scan_id, status="interrupted")
+            with contextlib.suppress(sqlite3.Error):  # the database may be what failed
+                store.finish_scan(db, scan_id, status="interrupted")
+            if isinstance(exc, sqlite3.Error):
+                raise store.write_failure(request.config.db, exc) from exc
             raise
-    apply_scan_wide_findings(db, scan_id)
-    store.finish_scan(db, scan_id)
-    scan = store.get_scan(db, scan_id) or {}
-    counts = store.queue_counts(db, scan_id)
+    try:
+        apply_scan_wide_findings(db, scan_id)
+        store.finish_scan(db, scan_id)
+        scan = store.get_scan(db, scan_id) or {}
+        counts = store.queue_counts(db, scan_id)
+    except sqlite3.Error as exc:
+        raise store.write_failure(request.config.db, exc) from exc
     return ScanOutcome(
         scan_id=scan_id,
         done=counts["done"],
@@ -325,6 +347,8 @@ def _watch(
         if loader is not None and not loader.is_alive() and loader.error is not None:
             raise loader.error
         finished, died = workers.poll()
+        for name in finished:  # a clean exit leaves no claims; if it did, they are orphans
+            _release_worker_claims(db, scan_id, name)
         for name in died:
             _release_worker_claims(db, scan_id, name)
             workers.restarts += 1
@@ -345,6 +369,11 @@ def _watch(
             if progress.input_complete and counts["pending"] == 0 and counts["claimed"] == 0:
                 return
             # every worker left while work remains (claims released after a crash)
+            if progress.done == workers.done_at_last_start:
+                workers.idle_restarts += 1
+                if workers.idle_restarts > MAX_WORKER_RESTARTS:
+                    raise ScanError("scan workers stop without storing the remaining domains")
+            workers.done_at_last_start = progress.done
             workers.start((finished or ["w0"])[0])
 
 

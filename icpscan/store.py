@@ -35,24 +35,54 @@ class StoreError(Exception):
     """The database cannot be used (read-only path, disk full, not an icpscan database...)."""
 
 
+# Why a write failed, by SQLite's primary result code (exc.sqlite_errorname up to the first "_"
+# after "SQLITE_"): what a user can do about it.
+_WRITE_FAILURES = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "a write failed: disk full, file size limit or failing disk",
+    "SQLITE_READONLY": "the database or its directory is read-only",
+    "SQLITE_CANTOPEN": "the database or its directory is read-only or missing",
+    "SQLITE_PERM": "permission denied",
+    "SQLITE_BUSY": "another process holds the database locked",
+    "SQLITE_LOCKED": "another process holds the database locked",
+    "SQLITE_CORRUPT": "the database file is damaged",
+}
+
+
+def _explain(exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    reason = _WRITE_FAILURES.get("_".join(name.split("_")[:2]))
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{detail} ({reason})" if reason else detail
+
+
+def write_failure(path: str | Path, exc: BaseException) -> StoreError:
+    """A one-line :class:`StoreError` for an SQLite error met while using the dataset."""
+    if isinstance(exc, StoreError):
+        return exc
+    return StoreError(f"cannot write to database {path}: {_explain(exc)}")
+
+
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def dumps(value: Any) -> str:
     """Compact JSON, keys in record order, one line for every reader.
 
-    U+2028/2029 are escaped (``str.splitlines`` and JavaScript split on them). A lone surrogate
-    (a page had ``"\ud800"`` in a JSON string) cannot be stored as UTF-8: then everything
-    non-ASCII is escaped instead.
+    U+0085 (NEL), U+2028 and U+2029 are escaped: ``str.splitlines`` splits on all three (and
+    JavaScript on the last two), so a page title holding one would break a JSON line. A lone
+    surrogate (a page had ``"\ud800"`` in a JSON string) cannot be stored as UTF-8: then
+    everything non-ASCII is escaped instead.
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     if _LONE_SURROGATE.search(text):
         return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text.translate(_LINE_BREAKS)
 
 
 @migrations()
@@ -265,7 +295,7 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(db)
     except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
-        raise StoreError(f"cannot use database {path}: {exc}") from exc
+        raise StoreError(f"cannot use database {path}: {_explain(exc)}") from exc
     return db
 
 

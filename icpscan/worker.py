@@ -22,25 +22,38 @@ if __name__ == "__main__":
     keep_unused_heavy_modules_out()
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime
 import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from icpscan import store
 from icpscan.assess import ExpectedFilings
 from icpscan.expected import read_expected
 from icpscan.locate import LocateConfig, Locator
-from icpscan.models import Extraction, FetchedPage, HostingVerdict, RecordCheck
+from icpscan.models import (
+    DomainResult,
+    Extraction,
+    FetchedPage,
+    FetchError,
+    FetchErrorKind,
+    HostingVerdict,
+    RecordCheck,
+)
 from icpscan.pipeline import (
     build_result,
+    dns_failure_detail,
     fetch_pins,
     page_extraction,
     site_facts,
@@ -48,8 +61,12 @@ from icpscan.pipeline import (
 )
 from icpscan.resolve import Nameserver, Vantage
 
+if TYPE_CHECKING:
+    from icpscan.crawl.connect_to import ConnectionOverrides
+
 log = logging.getLogger("icpscan.worker")
 
+EXIT_STORAGE = 3  # the dataset cannot be written: the scan stops instead of restarting us
 CLAIM_BATCH = 64
 FLUSH_RECORDS = 200
 FLUSH_SECONDS = 1.0
@@ -104,6 +121,7 @@ class ScanConfig:
             "ICPSCAN_ALLOW_PRIVATE": self.allow_private,
             "ICPSCAN_MAX_PAGE_BYTES": self.max_page_bytes,
             "ICPSCAN_MAX_REDIRECTS": self.max_redirects,
+            "ICPSCAN_DNS_TIMEOUT": self.dns_timeout * (self.dns_retries + 1),
             "DOWNLOAD_TIMEOUT": self.download_timeout,
             "CONCURRENT_REQUESTS": self.concurrent_requests,
             "CONCURRENT_REQUESTS_PER_DOMAIN": self.per_host_requests,
@@ -173,7 +191,11 @@ class ResultSink:
         return None
 
     def add(self, page: FetchedPage) -> None:
-        extraction = page_extraction(page, self.today)
+        try:
+            extraction = page_extraction(page, self.today)
+        except Exception as exc:  # a bug may cost a domain its page, never its record
+            self._append(self._failed(page, exc))
+            return
         if self.records is not None:
             facts = site_facts(page.context["verdict"], page.result, extraction)
             if self.records.start(page, extraction, facts) is not None:
@@ -186,9 +208,36 @@ class ResultSink:
     def _build(
         self, page: FetchedPage, extraction: Extraction, records: RecordCheck | None
     ) -> None:
+        try:
+            result = self._judge(page, extraction, records)
+        except Exception as exc:  # a bug may cost a domain its page, never its record
+            result = self._failed(page, exc)
+        self._append(result)
+
+    def _append(self, result: DomainResult) -> None:
+        self.pending.append(result.to_json())
+        if (
+            len(self.pending) >= FLUSH_RECORDS
+            or time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def _failed(self, page: FetchedPage, exc: Exception) -> DomainResult:
+        """The record of a domain whose page broke the judging: an error, never a lost row."""
+        log.exception("judging %s failed", page.context.get("target"))
+        detail = f"internal error processing the page: {exc!r}"[:300]
+        failed = dataclasses.replace(
+            page.result, reached=False, error=FetchError(FetchErrorKind.OTHER, detail)
+        )
+        empty = FetchedPage(failed, b"", None, page.context)
+        return self._judge(empty, page_extraction(empty, self.today), None)
+
+    def _judge(
+        self, page: FetchedPage, extraction: Extraction, records: RecordCheck | None
+    ) -> DomainResult:
         context = page.context
         verdict: HostingVerdict = context["verdict"]
-        result = build_result(
+        return build_result(
             domain=context["target"],
             display=context["display"],
             line=context["line"],
@@ -200,12 +249,6 @@ class ResultSink:
             records=records,
             extraction=extraction,
         )
-        self.pending.append(result.to_json())
-        if (
-            len(self.pending) >= FLUSH_RECORDS
-            or time.monotonic() - self.last_flush >= FLUSH_SECONDS
-        ):
-            self.flush()
 
     def _collect_records(self, wait: bool = False) -> None:
         if self.records is not None:
@@ -245,7 +288,10 @@ class SqliteResultSink(ResultSink):
         self.db = store.open_db(config.db, create=False)
 
     def deliver(self, records: list[dict[str, Any]]) -> int:
-        return store.write_results(self.db, self.config.scan_id, records)
+        try:
+            return store.write_results(self.db, self.config.scan_id, records)
+        except sqlite3.Error as exc:  # raised inside Scrapy's item signal, which would log it
+            storage_failed(self.config.db, exc)
 
     def record_db_path(self) -> str | None:
         return self.config.db
@@ -296,9 +342,33 @@ class JobSource:
                     await asyncio.sleep(IDLE_POLL_SECONDS)
                     continue
                 for job in await self._locate(locator, batch):
+                    page = self._unreachable(job)
+                    if page is not None:  # no address: the crawl would only fail slower
+                        self.sink.add(page)
+                        continue
                     yield job
         finally:
             await locator.close()
+
+    @cached_property
+    def _resolve_pins(self) -> ConnectionOverrides:
+        from icpscan.crawl.connect_to import ConnectionOverrides
+
+        return ConnectionOverrides.parse([], self.config.resolve)
+
+    def _unreachable(self, job: dict[str, Any]) -> FetchedPage | None:
+        """The DNS-failure record of a job without any address (unless --resolve pins it)."""
+        from icpscan.crawl.job import FetchJob, unreached_result
+
+        if job["address"] or job["pins"]:
+            return None
+        pins = self._resolve_pins
+        domain = job["domain"]
+        if any(pins.pinned_addresses(h, p) for h in (domain, f"www.{domain}") for p in (80, 443)):
+            return None
+        fetch_job = FetchJob.from_value(job)
+        error = FetchError(FetchErrorKind.DNS, dns_failure_detail(job["verdict"]))
+        return FetchedPage(unreached_result(fetch_job, error), b"", None, fetch_job.context)
 
     async def _locate(
         self, locator: Locator, batch: list[store.QueuedTarget]
@@ -331,13 +401,19 @@ class SqliteJobSource(JobSource):
         self.db = store.open_db(config.db, create=False)
 
     def claim(self, limit: int) -> list[store.QueuedTarget]:
-        return store.claim_targets(self.db, self.config.scan_id, self.worker, limit)
+        try:
+            return store.claim_targets(self.db, self.config.scan_id, self.worker, limit)
+        except sqlite3.Error as exc:
+            storage_failed(self.config.db, exc)
 
     def exhausted(self) -> bool:
-        scan = store.get_scan(self.db, self.config.scan_id)
-        if not (scan and scan["input_complete"]):
-            return False
-        return store.queue_counts(self.db, self.config.scan_id)["pending"] == 0
+        try:
+            scan = store.get_scan(self.db, self.config.scan_id)
+            if not (scan and scan["input_complete"]):
+                return False
+            return store.queue_counts(self.db, self.config.scan_id)["pending"] == 0
+        except sqlite3.Error as exc:
+            storage_failed(self.config.db, exc)
 
 
 def run_worker(config: ScanConfig, source: JobSource, sink: ResultSink) -> int:
@@ -355,14 +431,46 @@ def run_sqlite_worker(config: ScanConfig, worker: str) -> int:
     return run_worker(config, SqliteJobSource(config, worker, sink), sink)
 
 
+def storage_failure_file(config_path: Path, worker: str) -> Path:
+    """Where a worker that cannot write the dataset leaves the reason for the scan process."""
+    return config_path.with_name(f"{worker}.storage-error")
+
+
+_failure_file: Path | None = None
+
+
+def storage_failed(db: str, exc: BaseException) -> NoReturn:
+    """The dataset cannot be written (disk full, read-only...): leave the reason and exit now.
+
+    Nothing more can be stored, and SQLite has rolled the batch back, so the domains this worker
+    holds go back to the queue; exiting at once (not through Scrapy, which would log the error
+    and crawl on) lets the scan stop with one clear message.
+    """
+    message = str(store.write_failure(db, exc))
+    try:
+        if _failure_file is None:
+            raise OSError("no file for the reason")
+        _failure_file.write_text(message, encoding="utf-8")  # the scan prints it, once
+    except OSError:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"icpscan worker: {message}\n")
+            sys.stderr.flush()
+    os._exit(EXIT_STORAGE)
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _failure_file
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
         print("usage: python -m icpscan.worker CONFIG.json WORKER-NAME", file=sys.stderr)
         return 2
     die_with_parent()
     config = ScanConfig.from_file(Path(args[0]))
-    run_sqlite_worker(config, args[1])
+    _failure_file = storage_failure_file(Path(args[0]), args[1])
+    try:
+        run_sqlite_worker(config, args[1])
+    except (sqlite3.Error, store.StoreError) as exc:
+        storage_failed(config.db, exc)
     return 0
 
 

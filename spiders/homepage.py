@@ -47,6 +47,7 @@ from icpscan.crawl.redirects import (
     may_hold_html_redirect,
     resolve_location,
 )
+from icpscan.extract.decode import decode
 from icpscan.models import FetchedPage, FetchError, FetchErrorKind, HopKind
 
 logger = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ class HomepageSpider(Spider):
             and isinstance(response, TextResponse)
             and may_hold_html_redirect(response.body)
         ):
-            redirect = find_html_redirect(response.text, response.url)
+            redirect = find_html_redirect(_page_text(response, content_type), response.url)
             if redirect is not None:
                 return self._follow(fetch, redirect.kind, status, redirect.url, facts)
         fetch.succeed(status)
@@ -284,6 +285,15 @@ class HomepageSpider(Spider):
                 fetch.fail(error, None)
                 items.append(self._item(fetch, PageFacts(), error))
         return items
+
+
+def _page_text(response: TextResponse, content_type: str) -> str:
+    """The page as text for redirect detection. A charset Python cannot decode a page with
+    (``charset=zlib``, ``undefined``, a NUL: Scrapy would raise) falls back to icpscan's decoder."""
+    try:
+        return response.text
+    except (LookupError, ValueError):  # UnicodeError is a ValueError; a NUL in the label too
+        return decode(response.body, header_charset(content_type)).text
 
 
 def _read_jobs_file(path: Path) -> Iterable[Any]:

@@ -36,7 +36,7 @@ INTERESTING_HEADERS = (
 )
 _INTERESTING = frozenset(INTERESTING_HEADERS)
 MAX_HEADER_VALUE = 256
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0, DEL and C1 controls
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';,\s]{1,40})""", re.IGNORECASE)
 _HTML_MIME = frozenset({"text/html", "application/xhtml+xml"})
 _UNKNOWN_MIME = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})

@@ -16,6 +16,7 @@ from OpenSSL import SSL
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadConnectionRefusedError,
+    DownloadFailedError,
     DownloadTimeoutError,
     IgnoreRequest,
     ResponseDataLossError,
@@ -30,6 +31,11 @@ from icpscan.crawl.resolver import NameResolutionError
 from icpscan.models import FetchError, FetchErrorKind
 
 _MAX_DETAIL = 300
+_RESPONSE_FAILURES = (
+    DownloadFailedError,
+    _newclient.ResponseFailed,
+    _newclient.ResponseNeverReceived,
+)
 
 # Checked in this order: the first kind with a matching cause wins.
 _KINDS: tuple[tuple[FetchErrorKind, tuple[type[BaseException], ...]], ...] = (
@@ -74,6 +80,9 @@ def classify_exception(exc: BaseException, *, received: int | None = None) -> Fe
         match = next((c for c in causes if isinstance(c, types)), None)
         if match is not None:
             return FetchError(kind, _detail(kind, match, received))
+    malformed = _malformed_response(causes)
+    if malformed is not None:
+        return malformed
     ignored = next((c for c in causes if isinstance(c, IgnoreRequest)), None)
     if ignored is not None:
         message = str(ignored)
@@ -85,6 +94,17 @@ def classify_exception(exc: BaseException, *, received: int | None = None) -> Fe
     if any(isinstance(c, OSError) for c in causes):  # e.g. gzip: "Not a gzipped file"
         return FetchError(FetchErrorKind.HTTP, _describe(causes[0]))
     return FetchError(FetchErrorKind.OTHER, _describe(exc))
+
+
+def _malformed_response(causes: list[BaseException]) -> FetchError | None:
+    """Twisted's response parser raises ValueError (a Content-Length of "12abc", two different
+    lengths...) inside the failure it reports: the server answered, with broken HTTP."""
+    if not any(isinstance(c, _RESPONSE_FAILURES) for c in causes):
+        return None
+    parse_error = next((c for c in causes if isinstance(c, ValueError)), None)
+    if parse_error is None:
+        return None
+    return FetchError(FetchErrorKind.HTTP, _clip(f"malformed response: {_describe(parse_error)}"))
 
 
 def is_transient(exc: BaseException) -> bool:

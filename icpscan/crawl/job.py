@@ -7,8 +7,9 @@ in ``request.meta``; it decides, without any Scrapy, the next step after each ou
 * start URLs: ``https://d/``, ``http://d/``, ``https://www.d/``, ``http://www.d/`` (no ``www.``
   variants for a name that already starts with ``www.`` or for an IP address);
 * a failed attempt moves on to the next start URL only if no HTTP response was received (an
-  answer of any status, even over a bad certificate, ends the search); a DNS or egress failure
-  skips the other scheme of the same host (same name, same address, same outcome);
+  answer of any status, even over a bad certificate or with malformed HTTP, ends the search);
+  a DNS or egress failure skips the other scheme of the same host (same name, same address,
+  same outcome);
 * redirects (HTTP, meta refresh, JS) share one bound; a URL seen twice is a loop.
 """
 
@@ -37,6 +38,11 @@ from icpscan.models import (
 DEFAULT_MAX_REDIRECTS = 10
 _LABEL = re.compile(r"(?!-)[a-z0-9_-]{1,63}(?<!-)\Z")
 _HOST_ERRORS = frozenset({FetchErrorKind.DNS, FetchErrorKind.EGRESS})
+# The server answered (with broken HTTP, endless redirects, or a robots.txt refusal): another
+# scheme or the www. name would be another site's answer, not a second chance at this one.
+_FINAL_KINDS = frozenset(
+    {FetchErrorKind.HTTP, FetchErrorKind.TOO_MANY_REDIRECTS, FetchErrorKind.ROBOTS}
+)
 
 
 @dataclass(frozen=True)
@@ -180,7 +186,7 @@ class DomainFetch:
             status = self.chain[-1].status  # the last answer this attempt got
         self.attempts.append(FetchAttempt(self._attempt_url(), status, error))
         answered = status is not None or bool(self.chain)
-        if answered or error.kind in (FetchErrorKind.TOO_MANY_REDIRECTS, FetchErrorKind.ROBOTS):
+        if answered or error.kind in _FINAL_KINDS:
             return None
         failed_host = urlsplit(self._attempt_url()).hostname
         while True:
@@ -242,6 +248,14 @@ class DomainFetch:
 
     def _attempt_url(self) -> str:
         return self._candidates[self._candidate_index]
+
+
+def unreached_result(job: FetchJob, error: FetchError) -> FetchResult:
+    """The record of a domain the crawl did not try (e.g. no address: the hosting stage's
+    DNS failure says why); one attempt, at the first start URL, carrying ``error``."""
+    fetch = DomainFetch(job)
+    fetch.attempts.append(FetchAttempt(fetch.current_url, None, error))
+    return fetch.result(PageFacts(), error)
 
 
 def _is_ip(host: str) -> bool:

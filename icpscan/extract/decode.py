@@ -43,6 +43,17 @@ _SUPERSETS = {
     "utf_16_le": "utf-8",
     "utf_16_be": "utf-8",
 }
+# Python codecs that are no web page encoding: they fail on arbitrary bytes (undefined, idna,
+# punycode), turn text into code (the escapes; UTF-7, which browsers refuse for XSS), or are
+# not in the WHATWG Encoding Standard (UTF-32: only its BOM is honoured). Bytes-to-bytes codecs
+# (zlib, base64, hex, rot13...) are refused by their codec info.
+_NOT_PAGE_CODECS = frozenset(
+    {
+        "undefined", "idna", "punycode", "unicode_escape", "raw_unicode_escape", "utf_7",
+        "escape", "utf_32", "utf_32_le", "utf_32_be",
+    }
+)  # fmt: skip
+
 # Labels Python does not know but pages use.
 _ALIASES = {
     "x-gbk": "gbk",
@@ -114,10 +125,12 @@ def normalise_label(label: str | None) -> str | None:
     key = label.strip().strip("\"'").lower()
     key = _ALIASES.get(key, key)
     try:
-        name = codecs.lookup(key).name
-    except LookupError:
+        info = codecs.lookup(key)
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
-    name = name.replace("-", "_")
+    name = info.name.replace("-", "_")
+    if not getattr(info, "_is_text_encoding", True) or name in _NOT_PAGE_CODECS:
+        return None  # a page may say charset=zlib: only encodings a browser offers count
     return _SUPERSETS.get(name, name.replace("_", "-"))
 
 

@@ -94,6 +94,10 @@ _TEMPLATE = (
     r"|<%=?[^%\n]{0,60}%>|<\?[^?\n]{0,60}\?>|%[A-Z_]{1,30}%|__[A-Z_]{1,30}__"
 )
 
+# A hostile page can write a digit run of any length after "ICP备": the number keeps this many
+# digits (any count past 15 is invalid already), so one record cannot grow with the page.
+MAX_DIGIT_RUN = 20
+
 ICP_RE = re.compile(
     r"ICP {0,3}(?P<type>[备证])(?P<an> {0,3}案)?(?P<label_hao> {0,3}号)?(?P<colon> {0,3}:)?"
     r"(?P<inserted> {0,3}\([^()\n]{1,40}\))?"
@@ -206,6 +210,8 @@ def _icp_candidate(text: str, m: re.Match[str]) -> Candidate | None:
     template = m.group("tpl") is not None
     kind = NumberKind.ICP_FILING if m.group("type") == "备" else NumberKind.ICP_LICENCE
     end = len(m.group(0).rstrip(" ")) + m.start()
+    if len(digits) > MAX_DIGIT_RUN:
+        digits, end = digits[:MAX_DIGIT_RUN], m.start("digits") + MAX_DIGIT_RUN
     if not digits and not template:
         # "ICP备" with nothing after it: a placeholder only when it reads like a number shell
         # (京ICP备号, 京ICP备 | …), never a label such as "ICP备案号：" or "京ICP备案查询".
@@ -237,12 +243,15 @@ def _psb_candidate(text: str, m: re.Match[str]) -> Candidate:
     prefix, at = _char_before(text, m.start())
     if prefix not in provinces.tables().psb:
         prefix, at = "", m.start()
+    digits, end = m.group("digits") or "", m.end()
+    if len(digits) > MAX_DIGIT_RUN:
+        digits, end = digits[:MAX_DIGIT_RUN], m.start("digits") + MAX_DIGIT_RUN
     return Candidate(
         kind=NumberKind.PSB_FILING,
         start=at if prefix else m.start(),
-        end=m.end(),
+        end=end,
         prefix=prefix,
-        body=m.group("digits") or "",
+        body=digits,
         site_index=None,
         template=m.group("tpl") is not None,
     )

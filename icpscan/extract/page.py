@@ -139,7 +139,11 @@ _EMBEDDED_TAG_RE = re.compile(
     r"|td|tr|table|h[1-6])(?=[\s/>])[^<>]{0,300}>"
 )
 _TAG_NAME_RE = re.compile(r"/?\s*([A-Za-z][A-Za-z0-9:-]*)")
-_ATTR_RE = re.compile(r"""([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+# The look-behind starts a name only at the start of a run of name characters: without it, a
+# tag of 40 KB of letters with no "=" cost 20 s (every position re-read the rest of the run).
+_ATTR_RE = re.compile(
+    r"""(?<![-A-Za-z0-9_:.])([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"""
+)
 _CLASS_ID_RE = re.compile(r"""\b(?:class|id)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 _JS_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})")
 _MULTISPACE_RE = re.compile(r"  +")

@@ -147,6 +147,11 @@ class DnsServer:
         """Queries answered so far, over UDP and TCP (queries a fault swallowed not included)."""
         return self._udp_answered + self._tcp_answered
 
+    @property
+    def tcp_queries(self) -> int:
+        """Queries answered over TCP (clients fall back to TCP after a truncated UDP answer)."""
+        return self._tcp_answered
+
     def start(self) -> DnsServer:
         if self._threads:
             raise RuntimeError("the DNS server is already started")
