@@ -68,9 +68,12 @@ def icpscan_status(url: str, *args: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def start_worker(url: str, log: Path, name: str, *, warnings_are_errors: bool = False):
+def start_worker(
+    url: str, log: Path, name: str, *, warnings_are_errors: bool = False, scan: str | None = None
+):
+    only = ["--scan", scan] if scan else []
     return start(["worker", "--redis", url, "--processes", "1", "--once", "--lease", "3",
-                  "--name", name], log, warnings_are_errors=warnings_are_errors)  # fmt: skip
+                  "--name", name, *only], log, warnings_are_errors=warnings_are_errors)  # fmt: skip
 
 
 def wait_for(condition, timeout: float = 60.0, what: str = "condition"):
@@ -214,7 +217,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_feeder_and_workers_ran_without_warnings_or_errors(distributed):
-    assert distributed["feeder_log"] == ""
+    # The feeder's reaper or a surviving worker's gives the dead worker's domains back,
+    # whichever looks first; only the feeder's says so.
+    held = distributed["held_at_kill"]
+    assert distributed["feeder_log"] in (
+        "",
+        f"icpscan: requeued {held} domains held by workers that stopped\n",
+    )
     logs = distributed["worker_logs"]
     assert "Warning" not in logs and "Traceback" not in logs, logs[-3000:]
 
@@ -342,7 +351,8 @@ def test_feeding_twice_queues_nothing_twice_and_sigterm_drains(world, tmp_path):
         assert client.hget(keys.scan, "requeued") in (None, b"0")  # nothing was given back
         assert not client.exists(f"icpscan:worker:{name}")  # it unregistered
 
-        finisher = start_worker(url, tmp_path / "finisher.log", "finisher")
+        # the drained worker may have finished the scan: this one then exits at once
+        finisher = start_worker(url, tmp_path / "finisher.log", "finisher", scan=token)
         assert second.wait(120) == 0, (tmp_path / "second.log").read_text()[-3000:]
         assert finisher.wait(60) == 0
     finally:
