@@ -1,11 +1,16 @@
-"""``python -m icpscan`` runs the command line."""
+"""``python -m icpscan`` and the ``icpscan`` console script run the command line."""
 
 import sys
 
-from icpscan.lean import keep_unused_heavy_modules_out
 
-keep_unused_heavy_modules_out()
+def run() -> None:
+    from icpscan.lean import keep_unused_heavy_modules_out
 
-from icpscan.cli import main  # noqa: E402 (after the heavy modules are kept out)
+    keep_unused_heavy_modules_out()  # before the CLI imports sqlite-utils
+    from icpscan.cli import main
 
-sys.exit(main())
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

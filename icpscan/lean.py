@@ -18,3 +18,10 @@ UNUSED_HEAVY_MODULES = ("pandas", "numpy", "pyarrow")
 def keep_unused_heavy_modules_out() -> None:
     for name in UNUSED_HEAVY_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None = "not installed"
+
+
+def let_heavy_modules_in() -> None:
+    """Undo :func:`keep_unused_heavy_modules_out` for a command that does use them (Parquet)."""
+    for name in UNUSED_HEAVY_MODULES:
+        if name in sys.modules and sys.modules[name] is None:
+            del sys.modules[name]

@@ -293,7 +293,12 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        migrations.apply(db)
+        if migrations.pending(db):
+            # One process migrates; another opening the file at the same moment waits for the
+            # lock, then finds nothing left to do (sqlite-utils nests its own transactions as
+            # savepoints). Deferred transactions would race and fail at once with "locked".
+            with transaction(db):
+                migrations.apply(db)
     except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
         raise StoreError(f"cannot use database {path}: {_explain(exc)}") from exc
     return db

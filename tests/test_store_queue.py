@@ -32,6 +32,32 @@ def test_schema_is_created_by_migrations_and_reopening_is_idempotent(tmp_path):
     assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def _open_at_once(path, barrier, results):
+    barrier.wait()
+    try:
+        db = store.open_db(path)
+        results.put([m.name for m in store.migrations.applied(db)])
+    except Exception as exc:  # reported to the test, which fails on it
+        results.put(repr(exc))
+
+
+def test_processes_opening_a_new_database_at_once_migrate_it_once(tmp_path):
+    path = tmp_path / "new.db"
+    ctx = multiprocessing.get_context("spawn")
+    count = 6
+    barrier, results = ctx.Barrier(count), ctx.Queue()
+    procs = [ctx.Process(target=_open_at_once, args=(path, barrier, results)) for _ in range(count)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    names = [m.name for m in store.migrations._migrations]
+    assert outcomes == [names] * count  # nobody saw "database is locked" or a half schema
+    rows = store.open_db(path).execute("SELECT name FROM _sqlite_migrations").fetchall()
+    assert [r[0] for r in rows] == names  # each migration recorded once
+
+
 def test_duplicates_are_dropped_and_counted(db):
     scan_id = store.create_scan(db, input_name="list.txt", options={})
     assert _queue(db, scan_id, ["a.cn", "b.cn", "a.cn"]) == 2

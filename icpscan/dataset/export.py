@@ -76,6 +76,9 @@ def write_csv(rows: Iterable[dict[str, Any]], stream: IO[str], table: Table) -> 
 
 
 def _arrow() -> Any:
+    from icpscan.lean import let_heavy_modules_in
+
+    let_heavy_modules_in()  # the command line keeps them out of the processes that never use them
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
