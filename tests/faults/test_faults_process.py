@@ -123,12 +123,12 @@ def assert_same_dataset(db: Path, baseline_db: Path, domains: list[str]) -> None
 # -- SIGKILL at random points ------------------------------------------------------------------
 
 
-def _stored(db: Path) -> int:
+def _stored(db: Path, timeout: float = 5) -> int:
     try:
-        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=timeout)) as conn:
             return conn.execute("SELECT count(*) FROM domains").fetchone()[0]
     except sqlite3.Error:
-        return 0  # not created yet
+        return 0  # not created yet (or busy, when polling)
 
 
 def _unfinished_scan(db: Path) -> bool:
@@ -208,7 +208,7 @@ def _run_until_killed(args: list[str], mode: str, delay: float, db: Path, total:
     workers: set[int] = set()
     while proc.poll() is None and time.monotonic() - started < 120:
         workers.update(p.pid for p in _workers_of(proc))
-        now, stored = time.monotonic(), _stored(db)
+        now, stored = time.monotonic(), _stored(db, timeout=0.05)  # never stall the kill
         if kill_at is None and mode in ("progress", "worker") and stored > before:
             if mode == "worker" and not killed_worker:
                 victims = _workers_of(proc)
