@@ -92,3 +92,12 @@ def test_corpus_precision_and_recall(request: pytest.FixtureRequest) -> None:
         reporter.write_line("")
         reporter.write_line(line)
     assert (precision, recall) == (1.0, 1.0), line
+
+
+@pytest.mark.parametrize("spelling", ["&#23433;", "&#x5b89;", "&#x5B89;", "&#X5B89;"])
+def test_a_psb_number_hiding_its_an_behind_an_entity_is_found_deep_in_a_page(spelling):
+    """The anchor for 安 written as an entity (the only anchor this footer offers)."""
+    article = "<p>" + "新闻内容" * 3000 + "</p>"
+    footer = f'<div class="footer">京公网{spelling}备 11010502030143号</div>'
+    result = extract(f"<html><body>{article}{footer}</body></html>".encode())
+    assert [n.number for n in result.numbers] == ["京公网安备11010502030143号"]

@@ -72,30 +72,37 @@ class _Anchor:
     only_if: str = ""  # skip the scan when this character is not on the page at all
 
 
-def _anchor(literal: str, before: str = "", after: str | None = None, only_if: str = "") -> _Anchor:
-    # escaped: "${" and "{$" as patterns are an end-of-string anchor that never matches
+def _anchor(
+    literal: str,
+    before: str = "",
+    after: str | None = None,
+    only_if: str = "",
+    *,
+    pattern: str | None = None,
+) -> _Anchor:
+    # escaped: "${" and "{$" as patterns are an end-of-string anchor that never matches.
+    # ``pattern``: a literal prefix then a short class, still one fast literal scan.
     return _Anchor(
-        re.compile(re.escape(literal)), before, re.compile(after) if after else None, only_if
+        re.compile(pattern or re.escape(literal)),
+        before,
+        re.compile(after) if after else None,
+        only_if,
     )
 
 
 _ANCHORS = (
     _anchor("CP", before="Iiｉ"),  # ICP, iCP
     _anchor("cp", before="Ii"),  # icp, Icp
-    _anchor("B2", after=_VATS_CHECK),
-    _anchor("B1", after=_VATS_CHECK),
+    _anchor("B1/B2", after=_VATS_CHECK, pattern="B[12]"),
     _anchor("b2", after=_VATS_CHECK),
     _anchor("beian", after=r"[^<>]{0,250}?[Cc][Oo][Dd][Ee]="),
     _anchor("安", before="公网網", after=r"(?:\s|&nbsp;){0,3}[备備]|" + _AFTER_GONGAN),
     _anchor("案", before="备備", after=r"(?:[号號]|[编編][号號])" + _DIGIT_SOON),
     # Unrendered template variables named after the number: {{ site.icp }}, {$cfg_beian}.
-    _anchor("{{", after=_TEMPLATE_NAME),
-    _anchor("{$", after=_TEMPLATE_NAME),
+    _anchor("{{ or {$", after=_TEMPLATE_NAME, pattern=r"\{[{$]"),
     _anchor("${", after=_TEMPLATE_NAME),
     # 安 written as a numeric entity (公网安备 hidden from scrapers); windows decode entities.
-    _anchor("&#23433;"),
-    _anchor("&#x5b89;"),
-    _anchor("&#x5B89;"),
+    _anchor("&#23433; &#x5b89;", pattern=r"&#(?:23433|[xX]5[bB]89);"),
     _anchor("ＩＣＰ", only_if="Ｃ"),
     _anchor("ｉｃｐ", only_if="ｃ"),
     _anchor("Ｂ２", after=_VATS_CHECK, only_if="Ｂ"),
