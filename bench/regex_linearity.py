@@ -12,9 +12,12 @@ letters, "<", "-" or Han characters; all its literals joined and repeated) and t
 family is probed at 64 KB and the two worst go on to every size. It then does the same for
 the entry points on whole pages (``extract``, ``find_html_redirect``, ``decode``). It prints
 milliseconds per MB at each size and the growth of the per-MB time from the smallest to the
-largest input: about 1.0 is linear; a pattern whose growth passes 2.0 is flagged SUPERLINEAR
-and the script exits 1. A size that took over 20 s stops the bigger ones (growth is then judged
-on the sizes measured). Half a minute to several minutes on the 2-core machine.
+largest input: about 1.0 is linear. A case is flagged SUPERLINEAR (and the script exits 1) when
+its per-MB time grows by more than 1.5x at each of the last two doublings (a quadratic pattern
+doubles it at every one; a shared machine's noise and the step a string makes when it outgrows
+the CPU cache do not repeat), or passes 5 s per MB. A size that took over 20 s stops the bigger
+ones (growth is then judged from the smallest to the largest size measured, limit 2.0).
+Half a minute to several minutes on the 2-core machine.
 
 Times are the best of two runs; the machine is shared, so treat small differences as noise.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import itertools
 import re
 import sys
 import time
@@ -43,6 +47,7 @@ MODULES = (
     "icpscan.report.text",
 )
 FILLERS = (" ", "0", "a", '"', "'", "\\", "<", "-", "中", "/*", "&nbsp;")
+STEP_LIMIT = 1.5  # per-MB time growth at one doubling of the input
 GROWTH_LIMIT = 2.0
 MB = 1_000_000
 PROBE = 64 * 1024  # every input family is tried at this size; the worst two go to full size
@@ -161,6 +166,17 @@ def measure(make: Callable[[int], object], runner: Callable[[object], Callable[[
     return per_mb
 
 
+def superlinear(per_mb: list[float], growth: float) -> bool:
+    if per_mb[-1] > 5000:  # no linear scan of one MB takes 5 s
+        return True
+    if per_mb[-1] <= 5:  # sub-5 ms/MB jitter
+        return False
+    if len(per_mb) < 3:
+        return growth > GROWTH_LIMIT
+    steps = [later / max(earlier, 1e-3) for earlier, later in itertools.pairwise(per_mb)]
+    return all(step > STEP_LIMIT for step in steps[-2:])
+
+
 def report(rows: list[tuple[str, str, list[float]]], sizes: list[float]) -> int:
     flagged = 0
     header = " ".join(f"{s:>6g} MB" for s in sizes)
@@ -168,7 +184,7 @@ def report(rows: list[tuple[str, str, list[float]]], sizes: list[float]) -> int:
     for name, family, per_mb in rows:
         growth = per_mb[-1] / max(per_mb[0], 1e-3)
         mark = ""
-        if growth > GROWTH_LIMIT and per_mb[-1] > 5:  # ignore sub-5 ms/MB jitter
+        if superlinear(per_mb, growth):
             mark, flagged = "  SUPERLINEAR", flagged + 1
         cells = " ".join(f"{v:9.1f}" for v in per_mb)
         cells += " " + " ".join(f"{'skipped':>9}" for _ in sizes[len(per_mb) :])

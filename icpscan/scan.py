@@ -148,6 +148,11 @@ class _Workers:
             stdin=subprocess.DEVNULL,
         )
 
+    def successor(self, name: str) -> str:
+        """The next generation's name (w0 -> w0.1 -> w0.2): claims tell who scanned what."""
+        base, _, generation = name.partition(".")
+        return f"{base}.{int(generation or 0) + 1}"
+
     def poll(self) -> tuple[list[str], list[str]]:
         """Names of workers that finished cleanly and that died, since the last poll."""
         finished: list[str] = []
@@ -349,6 +354,10 @@ def _watch(
         finished, died = workers.poll()
         for name in finished:  # a clean exit leaves no claims; if it did, they are orphans
             _release_worker_claims(db, scan_id, name)
+        if finished and _work_remains(db, scan_id):
+            for name in finished:  # retired (ScanConfig.retire_after): a fresh process goes on
+                workers.start(workers.successor(name))
+            finished = []
         for name in died:
             _release_worker_claims(db, scan_id, name)
             workers.restarts += 1
@@ -375,6 +384,11 @@ def _watch(
                     raise ScanError("scan workers stop without storing the remaining domains")
             workers.done_at_last_start = progress.done
             workers.start((finished or ["w0"])[0])
+
+
+def _work_remains(db: sqlite_utils.Database, scan_id: int) -> bool:
+    scan = store.get_scan(db, scan_id) or {}
+    return not scan.get("input_complete") or store.queue_counts(db, scan_id)["pending"] > 0
 
 
 def fail_on_hit(db: sqlite_utils.Database, scan_id: int, threshold: Severity) -> bool:

@@ -41,6 +41,29 @@ def test_every_domain_once_whatever_the_worker_count(sandbox, tmp_path, workers)
     assert claimed_by and claimed_by <= {f"w{i}" for i in range(workers)}
 
 
+def test_workers_retire_and_hand_over_without_losing_or_repeating_a_domain(sandbox, tmp_path):
+    """--retire-after: each worker leaves after N domains and a fresh process takes its place."""
+    db, out = tmp_path / "scan.db", tmp_path / "results.jsonl"
+    result = run_icpscan(
+        "scan", str(sandbox.domains_file), "--db", str(db), "--format", "jsonl", "-o", str(out),
+        "--expected", str(sandbox.expected_file), "--workers", "2", "--retire-after", "40",
+        *sandbox.scan_args(), *FAST,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert_matches_truth(truth_of(sandbox), records, "findings_with_expected")
+    conn = sqlite3.connect(db)
+    per_worker = dict(conn.execute("SELECT worker, count(*) FROM targets GROUP BY worker"))
+    stored = conn.execute("SELECT count(*), count(DISTINCT domain) FROM domains").fetchone()
+    conn.close()
+    assert stored == (len(records), len(records))
+    assert sum(per_worker.values()) == len(records)
+    assert max(per_worker.values()) <= 40  # nobody scanned past its share
+    # 300 domains at most 40 per process: at least 8 processes, named by generation
+    assert len(per_worker) >= len(records) // 40
+    assert all(name.split(".")[0] in ("w0", "w1") for name in per_worker)
+
+
 def test_the_command_keeps_pandas_out():
     # sqlite-utils imports pandas/numpy when installed: 80 MB per process, unused by icpscan
     done = subprocess.run(

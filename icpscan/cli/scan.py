@@ -138,6 +138,9 @@ output_option = grouped("Output")
 )
 @run_option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
             show_default="CPU count", help="Worker processes (one crawler each).")  # fmt: skip
+@run_option("--retire-after", type=click.IntRange(min=0), default=5000, show_default=True,
+            metavar="DOMAINS", help="A worker hands over to a fresh process after this many "
+            "domains: memory stays flat on long lists (0 = never).")  # fmt: skip
 @run_option("--redis", "redis_url", metavar="URL",
             help="Distributed scan through Redis (redis://HOST:PORT/DB; the 'distributed' extra): "
             "this process feeds and collects, 'icpscan worker --redis URL' crawls.")  # fmt: skip
@@ -285,6 +288,7 @@ def _scan_config(options: dict[str, Any], loopback_only: bool) -> ScanConfig:
         records_file=options["records_file"],
         record_service=options["record_service"],
         today=today.date().isoformat() if today else None,
+        retire_after=options["retire_after"],
     )
 
 

@@ -123,6 +123,7 @@ def materialize(
         options["data_dir"] = str(data_dir)
     known = {f.name for f in fields(DistributedScanConfig)} - {"db", "redis_url", "token", "worker"}
     options = {k: v for k, v in options.items() if k in known}
+    options["retire_after"] = 0  # the supervisor keeps a crawler for the whole scan
     return DistributedScanConfig(db="", **options, redis_url=redis_url, token=token, worker=worker)
 
 
