@@ -7,7 +7,7 @@ Prints, per size, the peak RSS of each process and the RSS of the fattest worker
 50% and 90% of the domains were stored: flat memory means those stay level and the peaks at
 10k and 100k are about equal. The last line is::
 
-    memory_bench: peak_rss parent X MB, worker Y MB at 10000; parent X MB, worker Y MB at 100000
+    memory_bench: peak_rss parent X MB, worker Y MB, total Z MB at 10000; ... at 100000
 
 Loopback only. 100k domains take about 10 minutes on the 2-core machine.
 
@@ -91,6 +91,10 @@ class Timeline(threading.Thread):
                 peaks[role] = max(peaks.get(role, 0), value)
         return peaks
 
+    def peak_total(self) -> int:
+        """The most the scan's processes held together at one moment."""
+        return max((sum(rss.values()) for _, rss in self.samples), default=0)
+
     def worker_rss_at(self, fraction: float, total: int) -> int:
         """The fattest worker's RSS at the first sample with ``fraction`` of the domains stored."""
         for stored, rss in self.samples:
@@ -156,8 +160,14 @@ def measure(size: int, workers: int, seed: int) -> dict[str, int]:
     )
     print(f"  {stored} records ({distinct} distinct) in {wall:.0f}s = {size / wall:.0f} dom/s")
     print("  peak RSS: " + ", ".join(f"{k} {v / MB:.0f} MB" for k, v in sorted(peaks.items())))
-    print(f"  fattest worker when stored: {steps}", flush=True)
-    return {"parent": peaks.get("scan (parent)", 0), "worker": worker_peak}
+    print(f"  fattest worker when stored: {steps}")
+    print(f"  peak RSS of all the scan's processes together: {timeline.peak_total() / MB:.0f} MB",
+          flush=True)  # fmt: skip
+    return {
+        "parent": peaks.get("scan (parent)", 0),
+        "worker": worker_peak,
+        "total": timeline.peak_total(),
+    }
 
 
 def main() -> None:
@@ -170,7 +180,8 @@ def main() -> None:
     print(
         "memory_bench: peak_rss "
         + "; ".join(
-            f"parent {r['parent'] / MB:.0f} MB, worker {r['worker'] / MB:.0f} MB at {size}"
+            f"parent {r['parent'] / MB:.0f} MB, worker {r['worker'] / MB:.0f} MB, "
+            f"total {r['total'] / MB:.0f} MB at {size}"
             for size, r in results
         )
     )
