@@ -21,19 +21,7 @@ from pathlib import Path
 
 import pytest
 
-FAST = ["--timeout", "2", "--dns-timeout", "1", "--dns-retries", "1", "-q"]
-
-
-def run_icpscan(*args: str, stdin: str | None = None, timeout: float = 300):
-    return subprocess.run(
-        [sys.executable, "-m", "icpscan", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=timeout,
-        env=os.environ,
-        check=False,
-    )
+from tests.faults.support import FAST, run_icpscan
 
 
 def truth_of(sandbox) -> dict[str, dict]:

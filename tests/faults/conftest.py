@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -71,15 +70,8 @@ class LabScan:
 @pytest.fixture(scope="session")
 def lab_recorder() -> Iterator[Recorder]:
     """A loopback HTTP server every hostile page points its resources at: it must stay unused."""
-    server = Recorder()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with Recorder.running() as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @pytest.fixture(scope="session")
