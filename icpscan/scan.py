@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +28,7 @@ import sqlite_utils
 from icpscan import egress, store
 from icpscan.assess import SharedNumberCandidate, find_shared_numbers
 from icpscan.models import FINDING_CODES, Severity, to_jsonable
-from icpscan.targets import InvalidLine, read_targets
+from icpscan.targets import InvalidLine, TargetReader, read_targets
 from icpscan.worker import EXIT_STORAGE, ScanConfig, storage_failure_file
 
 ENQUEUE_BATCH = 2000
@@ -105,26 +105,44 @@ class _Loader(threading.Thread):
 
     def _load(self) -> None:
         db = store.open_db(self.request.config.db, create=False)
-        targets: list[tuple[str, str, int | None]] = []
-        invalid: list[tuple[int, str, str, str]] = []
-        last_line = self.skip_through_line
-        with self.reader:
-            for item in self.reader:
-                if item.line <= self.skip_through_line:
-                    continue
-                last_line = max(last_line, item.line)
-                if isinstance(item, InvalidLine):
-                    invalid.append((item.line, item.raw, str(item.reason), item.message))
-                    if self.on_invalid is not None:
-                        self.on_invalid(item)
-                else:
-                    targets.append((item.domain, item.display, item.line))
-                if len(targets) + len(invalid) >= ENQUEUE_BATCH:
-                    store.enqueue_targets(db, self.scan_id, targets, invalid, lines_read=last_line)
-                    targets, invalid = [], []
-        store.enqueue_targets(db, self.scan_id, targets, invalid, lines_read=last_line)
+        for batch in input_batches(self.reader, self.skip_through_line, self.on_invalid):
+            store.enqueue_targets(
+                db, self.scan_id, batch.targets, batch.invalid, lines_read=batch.lines_read
+            )
         store.mark_input_complete(db, self.scan_id)
         db.conn.close()
+
+
+@dataclass
+class InputBatch:
+    targets: list[tuple[str, str, int | None]]  # (domain, display form, line)
+    invalid: list[tuple[int, str, str, str]]  # (line, raw, reason, message)
+    lines_read: int
+
+
+def input_batches(
+    reader: TargetReader, skip_through_line: int, on_invalid: InvalidCallback | None
+) -> Iterator[InputBatch]:
+    """The input past ``skip_through_line`` (what a resumed scan already queued), in batches of
+    ENQUEUE_BATCH lines; the last batch, perhaps empty, carries the final line count."""
+    targets: list[tuple[str, str, int | None]] = []
+    invalid: list[tuple[int, str, str, str]] = []
+    last_line = skip_through_line
+    with reader:
+        for item in reader:
+            if item.line <= skip_through_line:
+                continue
+            last_line = max(last_line, item.line)
+            if isinstance(item, InvalidLine):
+                invalid.append((item.line, item.raw, str(item.reason), item.message))
+                if on_invalid is not None:
+                    on_invalid(item)
+            else:
+                targets.append((item.domain, item.display, item.line))
+            if len(targets) + len(invalid) >= ENQUEUE_BATCH:
+                yield InputBatch(targets, invalid, last_line)
+                targets, invalid = [], []
+    yield InputBatch(targets, invalid, last_line)
 
 
 # -- workers -----------------------------------------------------------------------------------

@@ -169,8 +169,8 @@ DNS = {
     "www.other-site.test": "220.181.38.148",
     "to-private.test": "202.108.22.5",
     "intranet.test": "10.1.2.3",
-    "https-fallback.test": "223.5.5.5",
-    "www-fallback.test": "114.114.114.114",
+    "https-fallback.test": "223.5.5.5",  # offline-data: a DNS answer, routed to loopback
+    "www-fallback.test": "114.114.114.114",  # offline-data: a DNS answer, routed to loopback
     "www.www-fallback.test": "114.114.115.115",
     "expired.test": "1.2.4.9",
     "selfsigned.test": "1.2.4.10",

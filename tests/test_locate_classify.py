@@ -28,7 +28,7 @@ WELL_KNOWN = [
     ("202.96.128.86", Region.MAINLAND, "medium", "iptocc", None),  # China Telecom Guangdong DNS
     ("202.106.0.20", Region.MAINLAND, "medium", "iptocc", None),  # China Unicom Beijing DNS
     ("211.136.192.6", Region.MAINLAND, "medium", "iptocc", None),  # China Mobile Guangdong DNS
-    ("114.114.114.114", Region.MAINLAND, "medium", "iptocc", None),
+    ("114.114.114.114", Region.MAINLAND, "medium", "iptocc", None),  # offline-data lookup
     ("220.181.38.148", Region.MAINLAND, "medium", "iptocc", None),  # Baidu
     ("39.156.66.10", Region.MAINLAND, "medium", "iptocc", None),  # Baidu on China Mobile
     ("240e::1", Region.MAINLAND, "medium", "iptocc", None),  # China Telecom IPv6

@@ -35,15 +35,15 @@ from icpscan.distributed.connection import DistributedError, RedisError, connect
 from icpscan.distributed.keys import ScanKeys, new_token
 from icpscan.distributed.queue import Job, ReliableQueue
 from icpscan.scan import (
-    ENQUEUE_BATCH,
     InvalidCallback,
     ProgressCallback,
     ScanError,
     ScanOutcome,
     ScanRequest,
     data_versions,
+    input_batches,
 )
-from icpscan.targets import InvalidLine, read_targets
+from icpscan.targets import read_targets
 
 ROOM_POLL_SECONDS = 0.5
 
@@ -90,26 +90,10 @@ class FeedLoader(threading.Thread):
         db = store.open_db(self.request.config.db, create=False)
         server = connect(self.feed.redis_url, name="icpscan-feeder")
         queue = ReliableQueue(server, self.keys)
-        targets: list[tuple[str, str, int | None]] = []
-        invalid: list[tuple[int, str, str, str]] = []
-        last_line = self.skip_through_line
-        with self.reader:
-            for item in self.reader:
-                if self.stopping.is_set():
-                    return
-                if item.line <= self.skip_through_line:
-                    continue
-                last_line = max(last_line, item.line)
-                if isinstance(item, InvalidLine):
-                    invalid.append((item.line, item.raw, str(item.reason), item.message))
-                    if self.on_invalid is not None:
-                        self.on_invalid(item)
-                else:
-                    targets.append((item.domain, item.display, item.line))
-                if len(targets) + len(invalid) >= ENQUEUE_BATCH:
-                    self._feed(db, queue, targets, invalid, last_line)
-                    targets, invalid = [], []
-        self._feed(db, queue, targets, invalid, last_line)
+        for batch in input_batches(self.reader, self.skip_through_line, self.on_invalid):
+            if self.stopping.is_set():
+                return
+            self._feed(db, queue, batch.targets, batch.invalid, batch.lines_read)
         store.mark_input_complete(db, self.scan_id)
         self._redis(lambda: scanstate.update(server, self.keys, input_complete=True))
         db.conn.close()
