@@ -29,7 +29,7 @@ from icpscan import egress, store
 from icpscan.assess import SharedNumberCandidate, find_shared_numbers
 from icpscan.models import FINDING_CODES, Severity, to_jsonable
 from icpscan.targets import InvalidLine, TargetReader, read_targets
-from icpscan.worker import EXIT_STORAGE, ScanConfig, storage_failure_file
+from icpscan.worker import EXIT_STORAGE, PARENT_PID_ENV, ScanConfig, storage_failure_file
 
 ENQUEUE_BATCH = 2000
 POLL_SECONDS = 0.25
@@ -162,7 +162,7 @@ class _Workers:
     def start(self, name: str) -> None:
         self.procs[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "icpscan.worker", str(self.config_path), name],
-            env=self.env,
+            env={**self.env, PARENT_PID_ENV: str(os.getpid())},
             stdin=subprocess.DEVNULL,
         )
 

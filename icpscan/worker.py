@@ -154,8 +154,23 @@ class ScanConfig:
         )
 
 
+PARENT_PID_ENV = "ICPSCAN_PARENT_PID"  # set by the process that starts a worker
+
+
+def expected_parent() -> int:
+    """The pid of the process that started this worker (getppid() if it did not say)."""
+    try:
+        return int(os.environ[PARENT_PID_ENV])
+    except (KeyError, ValueError):
+        return os.getppid()
+
+
 def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when the scan process dies (no orphans writing on)."""
+    """Ask Linux to SIGKILL this worker when the scan process dies (no orphans writing on).
+
+    A parent killed while this worker was still importing is already gone when the request is
+    made: the worker was adopted by init and nothing would stop it. It exits at once instead.
+    """
     try:
         import ctypes
 
@@ -164,6 +179,8 @@ def die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the parent-pid check below still applies
         pass
+    if os.getppid() != expected_parent():
+        os._exit(0)
 
 
 class ResultSink:
@@ -319,7 +336,7 @@ class JobSource:
         self.config = config
         self.worker = worker
         self.sink = sink
-        self.parent = os.getppid()
+        self.parent = expected_parent()
 
     def claim(self, limit: int) -> list[store.QueuedTarget]:
         raise NotImplementedError

@@ -8,11 +8,16 @@ stored twice, every target done, and every record equal to the ground truth.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
+import psutil
 import pytest
 from test_scan_e2e import FAST, assert_matches_truth, run_icpscan, truth_of
 
@@ -76,3 +81,44 @@ def test_the_command_keeps_pandas_out():
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "sqlite_utils" in imported  # the importer of pandas ran...
     assert not imported & {"pandas", "numpy", "pyarrow"}  # ...and found them absent
+
+
+_ORPHAN = """
+import os, sys, time
+parent = os.getppid()
+print(os.getpid(), flush=True)
+while os.getppid() == parent:  # still importing when the scan is killed
+    time.sleep(0.01)
+from icpscan.worker import die_with_parent
+die_with_parent()
+time.sleep(60)  # a worker that missed its parent's death would scan on here
+"""
+
+
+def test_a_worker_whose_scan_died_during_its_start_up_exits_at_once(tmp_path):
+    """PR_SET_PDEATHSIG cannot fire for a parent that is already gone: the pid check does."""
+    starter = (
+        "import os, subprocess, sys\n"
+        "from icpscan.worker import PARENT_PID_ENV\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {_ORPHAN!r}],"
+        " env={**os.environ, PARENT_PID_ENV: str(os.getpid())})\n"
+        "child_pid = sys.stdin.readline()\n"
+    )
+    scan = subprocess.Popen(
+        [sys.executable, "-c", starter], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    worker_pid = int(scan.stdout.readline())
+    scan.kill()  # before the worker asked to die with it
+    scan.wait(10)
+    scan.stdout.close()
+    scan.stdin.close()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and psutil.pid_exists(worker_pid):
+        with contextlib.suppress(psutil.Error):
+            if psutil.Process(worker_pid).status() == psutil.STATUS_ZOMBIE:
+                break
+        time.sleep(0.05)
+    else:
+        if psutil.pid_exists(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+            raise AssertionError("the orphaned worker kept running")

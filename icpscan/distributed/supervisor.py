@@ -31,6 +31,7 @@ from icpscan.distributed.connection import RedisError, connect, describe, ping
 from icpscan.distributed.keys import ScanKeys, new_worker_name
 from icpscan.distributed.queue import ReliableQueue
 from icpscan.distributed.worker import EXIT_NO_SCAN, LEASE_ENV, REDIS_URL_ENV
+from icpscan.worker import PARENT_PID_ENV
 
 POLL_SECONDS = 0.5
 MAX_RESTARTS = 5
@@ -70,7 +71,7 @@ class _Crawlers:
         name = new_worker_name(self.options.name)
         self.procs[name] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "icpscan.distributed.worker", self.token, name],
-            env=self.env,
+            env={**self.env, PARENT_PID_ENV: str(os.getpid())},
             stdin=subprocess.DEVNULL,
             process_group=0,
         )

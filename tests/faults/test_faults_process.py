@@ -19,6 +19,7 @@ import shlex
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from collections import Counter
 from contextlib import closing
@@ -203,12 +204,26 @@ def _run_until_killed(args: list[str], mode: str, delay: float, db: Path, total:
     proc = subprocess.Popen(
         icpscan_command(*args), env=os.environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    kill_at = started + delay if mode == "early" else None
+    killed_at: list[float] = []
+
+    def kill() -> None:
+        if proc.poll() is None:
+            killed_at.append(time.monotonic() - started)
+            proc.send_signal(signal.SIGKILL)
+
+    # 'early' kills on a timer: a slow poll of the database or of /proc never delays it
+    timer = threading.Timer(delay, kill) if mode == "early" else None
+    if timer is not None:
+        timer.start()
+    kill_at = None
     killed_worker = False
     workers: set[int] = set()
-    while proc.poll() is None and time.monotonic() - started < 120:
+    slowest_poll = 0.0
+    while proc.poll() is None and time.monotonic() - started < 120 and not killed_at:
+        polled = time.monotonic()
         workers.update(p.pid for p in _workers_of(proc))
         now, stored = time.monotonic(), _stored(db, timeout=0.05)  # never stall the kill
+        slowest_poll = max(slowest_poll, now - polled)
         if kill_at is None and mode in ("progress", "worker") and stored > before:
             if mode == "worker" and not killed_worker:
                 victims = _workers_of(proc)
@@ -218,15 +233,20 @@ def _run_until_killed(args: list[str], mode: str, delay: float, db: Path, total:
                     continue
             kill_at = now + delay
         if kill_at is not None and now >= kill_at:
+            kill()
             break
         time.sleep(0.02)
-    finished_first = proc.poll() is not None
-    if not finished_first:
-        os.kill(proc.pid, signal.SIGKILL)
+    if timer is not None:
+        timer.cancel()
+    finished_first = not killed_at
+    if finished_first and proc.poll() is None:  # still running after 120 s: stop it anyway
+        kill()
+        finished_first = False
     proc.wait(30)
     assert _wait_gone(workers), "workers die with their scan (PR_SET_PDEATHSIG)"
-    return {"mode": mode, "at": round(time.monotonic() - started, 2), "stored": _stored(db),
-            "worker_killed": killed_worker, "finished": finished_first}  # fmt: skip
+    return {"mode": mode, "at": round(killed_at[0], 2) if killed_at else None,
+            "stored": _stored(db), "worker_killed": killed_worker, "finished": finished_first,
+            "slowest_poll": round(slowest_poll, 2)}  # fmt: skip
 
 
 def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_scan(
