@@ -11,7 +11,7 @@ Prints, per size, the peak RSS of each process and the RSS of the fattest worker
 
 Loopback only. 100k domains take about 10 minutes on the 2-core machine.
 
-    /work/venv/bin/python bench/memory_bench.py [--sizes 10000 100000] [--workers 2]
+    /work/venv/bin/python bench/memory_bench.py [--sizes 10000 100000] [--retire-after N]
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class Timeline(threading.Thread):
         return 0
 
 
-def measure(size: int, workers: int, seed: int) -> dict[str, int]:
+def measure(size: int, workers: int, seed: int, extra: list[str]) -> dict[str, int]:
     directory = Path(tempfile.mkdtemp(prefix="memory-bench-"))
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -131,6 +131,7 @@ def measure(size: int, workers: int, seed: int) -> dict[str, int]:
                     "-o",
                     os.devnull,
                     *box.scan_args(),
+                    *extra,
                 ],
                 cwd=REPO_ROOT,
                 env=env,
@@ -175,8 +176,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--retire-after", type=int, help="passed to icpscan scan")
     args = parser.parse_args()
-    results = [(size, measure(size, args.workers, args.seed)) for size in args.sizes]
+    extra = [] if args.retire_after is None else ["--retire-after", str(args.retire_after)]
+    results = [(size, measure(size, args.workers, args.seed, extra)) for size in args.sizes]
     print(
         "memory_bench: peak_rss "
         + "; ".join(
