@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -290,8 +291,7 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         db = sqlite_utils.Database(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         db.execute("PRAGMA foreign_keys = ON")
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute("PRAGMA journal_mode = WAL")
+        _use_wal(db)
         db.execute("PRAGMA synchronous = NORMAL")
         if migrations.pending(db):
             # One process migrates; another opening the file at the same moment waits for the
@@ -302,6 +302,22 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     except (sqlite3.OperationalError, sqlite3.DatabaseError, OSError) as exc:
         raise StoreError(f"cannot use database {path}: {_explain(exc)}") from exc
     return db
+
+
+def _use_wal(db: sqlite_utils.Database) -> None:
+    """Switch a new database to WAL. The switch needs the file to itself and SQLite answers
+    "locked" at once instead of waiting (no busy handler), so a process racing another one
+    that is creating the same file tries again until the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextmanager

@@ -417,5 +417,7 @@ def serve_forever(
     with DnsServer(world, host, port) as server, contextlib.suppress(KeyboardInterrupt):
         if ready is not None:
             ready(server)
-        while not forever.wait(3600):
+        # Short waits: Ctrl-C may be delivered to a server thread, and Python then runs the
+        # handler only when the main thread next wakes (a long wait hung until it timed out).
+        while not forever.wait(0.2):
             pass
