@@ -661,10 +661,16 @@ def test_serve_forever_runs_until_ctrl_c(tmp_path):
         print("stopped", flush=True)
         """
     )
-    # the context manager reaps the child and closes its pipe whatever happens (a leaked one
-    # would be reported against the next test)
+    # The context manager reaps the child and closes its pipe whatever happens (a leaked one
+    # would be reported against the next test). The child starts with Ctrl-C at its default:
+    # an ignored SIGINT is inherited, and Scrapy ignores it in this process after an in-process
+    # crawl test, so the child would otherwise never see it.
     with subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as child:
         try:
             port = int(child.stdout.readline())
